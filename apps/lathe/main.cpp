@@ -1,0 +1,47 @@
+// lathe: runs GGUF language models and measures them against the hardware's limits.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+
+namespace lathe::cli {
+
+int fail(std::string_view command, const std::string& message) {
+  std::fprintf(stderr, "lathe %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               message.c_str());
+  return 1;
+}
+
+namespace {
+
+constexpr Command kCommands[] = {
+    {"gguf-info", "print a GGUF file's metadata and tensor table", run_gguf_info},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: lathe <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) {
+    std::fprintf(out, "  %-16.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+  }
+  std::fprintf(out, "\n`lathe <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+}  // namespace lathe::cli
+
+int main(int argc, char** argv) {
+  using namespace lathe::cli;
+  if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (c.name == argv[1]) return c.run(argc - 2, argv + 2);
+  }
+  std::fprintf(stderr, "lathe: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return 1;
+}
