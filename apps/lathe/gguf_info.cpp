@@ -1,8 +1,11 @@
 // `lathe gguf-info FILE`: what a GGUF file holds, as a table or as JSON.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "args.h"
 #include "commands.h"
@@ -15,33 +18,41 @@ namespace {
 nlohmann::json value_to_json(const gguf::Value& value, size_t max_items) {
   using gguf::ValueType;
   switch (value.type()) {
-    case ValueType::kString: return std::string(value.as_string());
-    case ValueType::kBool: return value.as_bool();
+    case ValueType::kString:
+      return std::string(value.as_string());
+    case ValueType::kBool:
+      return value.as_bool();
     case ValueType::kFloat32:
-    case ValueType::kFloat64: return value.as_f64();
+    case ValueType::kFloat64:
+      return value.as_f64();
     case ValueType::kUint8:
     case ValueType::kUint16:
     case ValueType::kUint32:
-    case ValueType::kUint64: return value.as_u64();
+    case ValueType::kUint64:
+      return value.as_u64();
     case ValueType::kArray: {
       nlohmann::json out = nlohmann::json::array();
-      const uint64_t n = max_items == 0 ? value.array_size()
-                                        : std::min<uint64_t>(value.array_size(), max_items);
+      const uint64_t n =
+          max_items == 0 ? value.array_size() : std::min<uint64_t>(value.array_size(), max_items);
       for (uint64_t k = 0; k < n; ++k) {
         if (value.array_type() == ValueType::kString) {
           out.push_back(std::string(value.array_strings()[k]));
         } else if (value.array_type() == ValueType::kArray) {
           out.push_back(value_to_json(value.array_values()[k], max_items));
-        } else if (value.array_type() == ValueType::kFloat32 ||
-                   value.array_type() == ValueType::kFloat64) {
+        } else if (gguf::is_float_type(value.array_type())) {
           out.push_back(value.numeric_at(k));
+        } else if (value.array_type() == ValueType::kBool) {
+          out.push_back(value.integer_at(k) != 0);
+        } else if (value.array_type() == ValueType::kUint64) {
+          out.push_back(value.unsigned_at(k));  // may exceed int64
         } else {
           out.push_back(value.integer_at(k));
         }
       }
       return out;
     }
-    default: return value.as_i64();
+    default:
+      return value.as_i64();
   }
 }
 
@@ -66,8 +77,9 @@ int run_gguf_info(int argc, char** argv) {
   bool json = false;
   bool no_tensors = false;
   int max_items = 8;
-  ArgParser args("gguf-info", "Prints a GGUF file's metadata (long arrays abbreviated) and its "
-                              "tensor table with totals.");
+  ArgParser args("gguf-info",
+                 "Prints a GGUF file's metadata (long arrays abbreviated) and its "
+                 "tensor table with totals.");
   args.positional("FILE", "the GGUF file", &path);
   args.flag({"--json"}, "print JSON instead of tables", &json);
   args.flag({"--no-tensors"}, "omit the tensor table", &no_tensors);
@@ -100,7 +112,9 @@ int run_gguf_info(int argc, char** argv) {
     out["version"] = file->version();
     out["alignment"] = file->alignment();
     out["data_offset"] = file->data_offset();
-    out["file_bytes"] = file->mapped().size();
+    out["file_bytes"] = file->file_size();
+    out["metadata_count"] = file->metadata().size();
+    out["tensor_count"] = file->tensors().size();
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& kv : file->metadata()) {
       nlohmann::json entry;
@@ -122,9 +136,8 @@ int run_gguf_info(int argc, char** argv) {
       }
       out["tensors"] = tensors;
     }
-    out["totals"] = {{"tensors", file->tensors().size()},
-                     {"elements", total_elements},
-                     {"bytes", total_bytes}};
+    out["totals"] = {
+        {"tensors", file->tensors().size()}, {"elements", total_elements}, {"bytes", total_bytes}};
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
@@ -134,27 +147,40 @@ int run_gguf_info(int argc, char** argv) {
               path.c_str(), file->version(), file->metadata().size(), file->tensors().size(),
               file->alignment(), file->data_offset());
   size_t key_width = 3;
-  for (const auto& kv : file->metadata()) key_width = std::max(key_width, kv.key.size());
-  std::printf("%-*s  %-16s  %s\n", static_cast<int>(key_width), "key", "type", "value");
+  // Keys and names come from the file: printable() keeps a hostile one from garbling the table.
+  std::vector<std::string> keys;
   for (const auto& kv : file->metadata()) {
-    std::printf("%-*s  %-16s  %s\n", static_cast<int>(key_width), kv.key.c_str(),
-                kv.value.type_description().c_str(),
-                kv.value.to_display_string(max_items == 0 ? SIZE_MAX : static_cast<size_t>(max_items)).c_str());
+    keys.push_back(gguf::printable(kv.key));
+    key_width = std::max(key_width, keys.back().size());
+  }
+  std::printf("%-*s  %-16s  %s\n", static_cast<int>(key_width), "key", "type", "value");
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const auto& kv = file->metadata()[k];
+    std::printf(
+        "%-*s  %-16s  %s\n", static_cast<int>(key_width), keys[k].c_str(),
+        kv.value.type_description().c_str(),
+        kv.value.to_display_string(max_items == 0 ? SIZE_MAX : static_cast<size_t>(max_items))
+            .c_str());
   }
   if (!no_tensors) {
     size_t name_width = 4;
-    for (const auto& t : file->tensors()) name_width = std::max(name_width, t.name.size());
+    std::vector<std::string> names;
+    for (const auto& t : file->tensors()) {
+      names.push_back(gguf::printable(t.name));
+      name_width = std::max(name_width, names.back().size());
+    }
     std::printf("\n%-*s  %-8s  %-24s  %12s  %12s\n", static_cast<int>(name_width), "name", "type",
                 "shape", "bytes", "offset");
-    for (const auto& t : file->tensors()) {
-      std::printf("%-*s  %-8s  %-24s  %12" PRIu64 "  %12" PRIu64 "\n",
-                  static_cast<int>(name_width), t.name.c_str(),
-                  std::string(tensor_type_name(t.type)).c_str(), t.shape_string().c_str(),
-                  t.n_bytes, file->data_offset() + t.offset);
+    for (size_t k = 0; k < names.size(); ++k) {
+      const auto& t = file->tensors()[k];
+      std::printf("%-*s  %-8s  %-24s  %12" PRIu64 "  %12" PRIu64 "\n", static_cast<int>(name_width),
+                  names[k].c_str(), std::string(tensor_type_name(t.type)).c_str(),
+                  t.shape_string().c_str(), t.n_bytes, file->data_offset() + t.offset);
     }
   }
   std::printf("\ntotals: %zu tensors, %" PRIu64 " elements, %" PRIu64 " bytes (%s)\n",
-              file->tensors().size(), total_elements, total_bytes, human_bytes(total_bytes).c_str());
+              file->tensors().size(), total_elements, total_bytes,
+              human_bytes(total_bytes).c_str());
   for (const auto& [type, entry] : per_type) {
     std::printf("  %-8s %5" PRIu64 " tensors  %14" PRIu64 " bytes\n", type.c_str(), entry.first,
                 entry.second);

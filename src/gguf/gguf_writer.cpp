@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 namespace lathe::gguf {
 
@@ -27,34 +28,24 @@ void append_string(std::vector<uint8_t>& out, std::string_view text) {
   append_bytes(out, text.data(), text.size());
 }
 
-template <typename T>
-std::vector<uint8_t> encode_scalar(ValueType type, T value) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(type));
-  append_raw<T>(out, value);
-  return out;
+uint64_t round_up(uint64_t n, uint64_t alignment) {
+  return (n + alignment - 1) / alignment * alignment;
 }
 
-template <typename T>
-std::vector<uint8_t> encode_array(ValueType element_type, std::span<const T> values) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kArray));
-  append_raw<uint32_t>(out, static_cast<uint32_t>(element_type));
-  append_raw<uint64_t>(out, values.size());
-  append_bytes(out, values.data(), values.size_bytes());
-  return out;
-}
-
-// Appends the body of a value (no type tag for scalars is written here; callers add it).
+// Appends the body of a value: everything after its type tag.
 void append_value_body(std::vector<uint8_t>& out, const Value& value) {
   switch (value.type()) {
-    case ValueType::kString: append_string(out, value.as_string()); return;
+    case ValueType::kString:
+      append_string(out, value.as_string());
+      return;
     case ValueType::kArray: {
       append_raw<uint32_t>(out, static_cast<uint32_t>(value.array_type()));
       append_raw<uint64_t>(out, value.array_size());
       if (value.array_type() == ValueType::kString) {
         for (auto s : value.array_strings()) append_string(out, s);
       } else if (value.array_type() == ValueType::kArray) {
+        // Each element carries its own element type and count, but no type tag of its own: the
+        // outer array's element type already says "array".
         for (const auto& inner : value.array_values()) append_value_body(out, inner);
       } else {
         append_bytes(out, value.array_bytes().data(), value.array_bytes().size());
@@ -65,10 +56,10 @@ void append_value_body(std::vector<uint8_t>& out, const Value& value) {
       const size_t size = value_type_size(value.type());
       uint64_t u = value.as_u64();
       if (value.type() == ValueType::kFloat32) {
-        float f = static_cast<float>(value.as_f64());
+        const float f = static_cast<float>(value.as_f64());
         std::memcpy(&u, &f, 4);
       } else if (value.type() == ValueType::kFloat64) {
-        double f = value.as_f64();
+        const double f = value.as_f64();
         std::memcpy(&u, &f, 8);
       }
       append_bytes(out, &u, size);  // little-endian: the low bytes come first
@@ -77,10 +68,63 @@ void append_value_body(std::vector<uint8_t>& out, const Value& value) {
   }
 }
 
+// A Value made by hand may disagree with itself (a count that is not the number of elements);
+// writing it would produce a file no reader can parse.
+Status check_value(const Value& value, int depth) {
+  if (static_cast<uint32_t>(value.type()) > static_cast<uint32_t>(ValueType::kFloat64)) {
+    return invalid_argument("unknown value type ", static_cast<uint32_t>(value.type()));
+  }
+  if (value.type() != ValueType::kArray) return Status();
+  if (depth >= kMaxArrayNesting) {
+    return invalid_argument("arrays nested more than ", kMaxArrayNesting, " deep");
+  }
+  const ValueType element = value.array_type();
+  if (static_cast<uint32_t>(element) > static_cast<uint32_t>(ValueType::kFloat64)) {
+    return invalid_argument("unknown array element type ", static_cast<uint32_t>(element));
+  }
+  const uint64_t n = value.array_size();
+  if (element == ValueType::kString) {
+    if (value.array_strings().size() != n) {
+      return invalid_argument("array[string] says ", n, " items but holds ",
+                              value.array_strings().size());
+    }
+  } else if (element == ValueType::kArray) {
+    if (value.array_values().size() != n) {
+      return invalid_argument("array[array] says ", n, " items but holds ",
+                              value.array_values().size());
+    }
+    for (const auto& inner : value.array_values()) {
+      if (inner.type() != ValueType::kArray) {
+        return invalid_argument("an array of arrays holds a ", value_type_name(inner.type()));
+      }
+      LATHE_RETURN_IF_ERROR(check_value(inner, depth + 1));
+    }
+  } else {
+    const uint64_t size = value_type_size(element);
+    if (value.array_bytes().size() / size != n || value.array_bytes().size() % size != 0) {
+      return invalid_argument("array[", value_type_name(element), "] says ", n, " items but holds ",
+                              value.array_bytes().size(), " bytes");
+    }
+    if (element == ValueType::kBool) {
+      for (uint8_t b : value.array_bytes()) {
+        if (b > 1) return invalid_argument("array[bool] holds the byte ", int(b));
+      }
+    }
+  }
+  return Status();
+}
+
+std::vector<uint8_t> encode_value(const Value& value) {
+  std::vector<uint8_t> out;
+  append_raw<uint32_t>(out, static_cast<uint32_t>(value.type()));
+  append_value_body(out, value);
+  return out;
+}
+
 }  // namespace
 
-Writer::Writer(uint32_t alignment) : alignment_(alignment == 0 ? kDefaultAlignment : alignment) {
-  if (alignment_ != kDefaultAlignment) set_u32("general.alignment", alignment_);
+Writer::Writer(uint32_t alignment) {
+  if (alignment != kDefaultAlignment) set_u32("general.alignment", alignment);
 }
 
 void Writer::put(std::string_view key, std::vector<uint8_t> encoded) {
@@ -101,137 +145,209 @@ void Writer::remove(std::string_view key) {
   for (size_t k = 0; k < entries_.size(); ++k) index_.emplace(entries_[k].first, k);
 }
 
-void Writer::set_u8(std::string_view key, uint8_t v) { put(key, encode_scalar(ValueType::kUint8, v)); }
-void Writer::set_i8(std::string_view key, int8_t v) { put(key, encode_scalar(ValueType::kInt8, v)); }
-void Writer::set_u16(std::string_view key, uint16_t v) { put(key, encode_scalar(ValueType::kUint16, v)); }
-void Writer::set_i16(std::string_view key, int16_t v) { put(key, encode_scalar(ValueType::kInt16, v)); }
-void Writer::set_u32(std::string_view key, uint32_t v) { put(key, encode_scalar(ValueType::kUint32, v)); }
-void Writer::set_i32(std::string_view key, int32_t v) { put(key, encode_scalar(ValueType::kInt32, v)); }
-void Writer::set_u64(std::string_view key, uint64_t v) { put(key, encode_scalar(ValueType::kUint64, v)); }
-void Writer::set_i64(std::string_view key, int64_t v) { put(key, encode_scalar(ValueType::kInt64, v)); }
-void Writer::set_f32(std::string_view key, float v) { put(key, encode_scalar(ValueType::kFloat32, v)); }
-void Writer::set_f64(std::string_view key, double v) { put(key, encode_scalar(ValueType::kFloat64, v)); }
+uint32_t Writer::alignment() const {
+  auto it = index_.find("general.alignment");
+  if (it == index_.end()) return kDefaultAlignment;
+  const std::vector<uint8_t>& encoded = entries_[it->second].second;
+  uint32_t type = 0;
+  uint32_t value = 0;
+  if (encoded.size() != 8) return 0;
+  std::memcpy(&type, encoded.data(), 4);
+  std::memcpy(&value, encoded.data() + 4, 4);
+  return type == static_cast<uint32_t>(ValueType::kUint32) ? value : 0;
+}
+
+void Writer::set_u8(std::string_view key, uint8_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_i8(std::string_view key, int8_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_u16(std::string_view key, uint16_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_i16(std::string_view key, int16_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_u32(std::string_view key, uint32_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_i32(std::string_view key, int32_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_u64(std::string_view key, uint64_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_i64(std::string_view key, int64_t v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_f32(std::string_view key, float v) {
+  set_value_unchecked(key, Value::of(v));
+}
+void Writer::set_f64(std::string_view key, double v) {
+  set_value_unchecked(key, Value::of(v));
+}
 void Writer::set_bool(std::string_view key, bool v) {
-  put(key, encode_scalar<uint8_t>(ValueType::kBool, v ? 1 : 0));
+  set_value_unchecked(key, Value::of(v));
 }
 
 void Writer::set_string(std::string_view key, std::string_view value) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kString));
-  append_string(out, value);
-  put(key, std::move(out));
+  set_value_unchecked(key, Value::of_string(value));
 }
 
 void Writer::set_string_array(std::string_view key, std::span<const std::string> values) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kArray));
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kString));
-  append_raw<uint64_t>(out, values.size());
-  for (const auto& s : values) append_string(out, s);
-  put(key, std::move(out));
+  std::vector<std::string_view> views(values.begin(), values.end());
+  set_value_unchecked(key, Value::of_strings(std::move(views)));
 }
 
 void Writer::set_string_array(std::string_view key, std::span<const std::string_view> values) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kArray));
-  append_raw<uint32_t>(out, static_cast<uint32_t>(ValueType::kString));
-  append_raw<uint64_t>(out, values.size());
-  for (auto s : values) append_string(out, s);
-  put(key, std::move(out));
+  set_value_unchecked(
+      key, Value::of_strings(std::vector<std::string_view>(values.begin(), values.end())));
 }
 
-void Writer::set_f32_array(std::string_view key, std::span<const float> values) {
-  put(key, encode_array(ValueType::kFloat32, values));
-}
-void Writer::set_i32_array(std::string_view key, std::span<const int32_t> values) {
-  put(key, encode_array(ValueType::kInt32, values));
-}
-void Writer::set_u32_array(std::string_view key, std::span<const uint32_t> values) {
-  put(key, encode_array(ValueType::kUint32, values));
-}
-void Writer::set_u8_array(std::string_view key, std::span<const uint8_t> values) {
-  put(key, encode_array(ValueType::kUint8, values));
+void Writer::set_value_unchecked(std::string_view key, const Value& value) {
+  put(key, encode_value(value));
 }
 
-void Writer::set_value(std::string_view key, const Value& value) {
-  std::vector<uint8_t> out;
-  append_raw<uint32_t>(out, static_cast<uint32_t>(value.type()));
-  append_value_body(out, value);
-  put(key, std::move(out));
+Status Writer::set_value(std::string_view key, const Value& value) {
+  Status status = check_value(value, 0);
+  if (!status.ok()) return status.with_context(cat("key ", key));
+  set_value_unchecked(key, value);
+  return Status();
 }
 
 Status Writer::add_tensor(std::string_view name, TensorType type, std::span<const int64_t> shape) {
   if (name.empty() || name.size() > kMaxTensorName) {
-    return invalid_argument("tensor name '", name, "' must have 1 to ", kMaxTensorName, " bytes");
+    return invalid_argument("tensor name '", printable(name), "' must have 1 to ", kMaxTensorName,
+                            " bytes");
   }
   if (shape.empty() || shape.size() > static_cast<size_t>(kMaxDims)) {
     return invalid_argument("tensor '", name, "' has ", shape.size(), " dimensions (1 to ",
                             kMaxDims, " allowed)");
   }
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t n_elements = 1;
   for (int64_t d : shape) {
     if (d < 0) return invalid_argument("tensor '", name, "' has a negative dimension");
-    n_elements *= static_cast<uint64_t>(d);
+    const auto ud = static_cast<uint64_t>(d);
+    if (ud != 0 && n_elements > kMax / ud) {
+      return invalid_argument("tensor '", name, "': the element count overflows int64");
+    }
+    n_elements *= ud;
   }
   const auto& info = tensor_type_info(type);
   if (shape[0] % info.block_elems != 0) {
     return invalid_argument("tensor '", name, "': rows of ", shape[0],
-                            " elements are not a whole number of ", info.name, " blocks");
+                            " elements are not a whole number of ", info.name, " blocks (",
+                            info.block_elems, " elements each)");
   }
-  if (!tensor_index_.emplace(std::string(name), tensors_.size()).second) {
+  const uint64_t n_blocks = n_elements / info.block_elems;
+  if (n_blocks > kMax / info.block_bytes) {
+    return invalid_argument("tensor '", name, "': the size in bytes overflows");
+  }
+  if (tensor_index_.count(std::string(name)) != 0) {
     return invalid_argument("tensor '", name, "' added twice");
   }
+  tensor_index_.emplace(std::string(name), tensors_.size());
   PendingTensor t;
   t.name = std::string(name);
   t.type = type;
   t.shape.assign(shape.begin(), shape.end());
-  t.n_bytes = n_elements / info.block_elems * info.block_bytes;
-  t.offset = data_bytes_;
-  data_bytes_ += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
+  t.n_bytes = n_blocks * info.block_bytes;
+  t.offset = 0;
   tensors_.push_back(std::move(t));
   return Status();
 }
 
-std::vector<uint8_t> Writer::header_bytes() const {
+Status Writer::layout(std::vector<PendingTensor>& tensors, uint32_t& alignment) const {
+  alignment = this->alignment();
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    const auto it = index_.find("general.alignment");
+    uint32_t type = 0;
+    std::memcpy(&type, entries_[it->second].second.data(), 4);
+    if (type != static_cast<uint32_t>(ValueType::kUint32)) {
+      return invalid_argument("general.alignment must be a uint32, not a ",
+                              value_type_name(static_cast<ValueType>(type)));
+    }
+    return invalid_argument("general.alignment ", alignment, " is not a power of two");
+  }
+  for (const auto& [key, encoded] : entries_) {
+    if (key.empty()) return invalid_argument("a metadata key is empty");
+  }
+  tensors = tensors_;
+  uint64_t offset = 0;
+  for (auto& t : tensors) {
+    t.offset = offset;
+    constexpr uint64_t kLimit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    const uint64_t padded = round_up(t.n_bytes, alignment);
+    if (padded < t.n_bytes || padded > kLimit || offset > kLimit - padded) {
+      return invalid_argument("the tensors hold more than 2^63 bytes of data");
+    }
+    offset += padded;
+  }
+  return Status();
+}
+
+std::vector<uint8_t> Writer::header_bytes(const std::vector<PendingTensor>& tensors,
+                                          uint32_t alignment) const {
   std::vector<uint8_t> out;
   append_raw<uint32_t>(out, kMagic);
   append_raw<uint32_t>(out, 3);
-  append_raw<uint64_t>(out, tensors_.size());
+  append_raw<uint64_t>(out, tensors.size());
   append_raw<uint64_t>(out, entries_.size());
   for (const auto& [key, encoded] : entries_) {
     append_string(out, key);
     append_bytes(out, encoded.data(), encoded.size());
   }
-  for (const auto& t : tensors_) {
+  for (const auto& t : tensors) {
     append_string(out, t.name);
     append_raw<uint32_t>(out, static_cast<uint32_t>(t.shape.size()));
     for (int64_t d : t.shape) append_raw<uint64_t>(out, static_cast<uint64_t>(d));
     append_raw<uint32_t>(out, static_cast<uint32_t>(t.type));
     append_raw<uint64_t>(out, t.offset);
   }
-  while (out.size() % alignment_ != 0) out.push_back(0);
+  out.resize(round_up(out.size(), alignment), 0);
   return out;
 }
 
 Expected<TensorDataSink> Writer::begin(const std::string& path) const {
+  std::vector<PendingTensor> tensors;
+  uint32_t alignment = 0;
+  LATHE_RETURN_IF_ERROR(layout(tensors, alignment));
   std::string temp_path = path + ".partial";
   std::FILE* file = std::fopen(temp_path.c_str(), "wb");
   if (file == nullptr) return io_error("cannot create ", temp_path, ": ", std::strerror(errno));
-  const std::vector<uint8_t> header = header_bytes();
+  const std::vector<uint8_t> header = header_bytes(tensors, alignment);
   if (std::fwrite(header.data(), 1, header.size(), file) != header.size()) {
+    const int saved = errno;
     std::fclose(file);
     std::remove(temp_path.c_str());
-    return io_error("cannot write ", temp_path, ": ", std::strerror(errno));
+    return io_error("cannot write ", temp_path, ": ", std::strerror(saved));
   }
-  return TensorDataSink(tensors_, alignment_, file, path, std::move(temp_path));
+  TensorDataSink sink(std::move(tensors), alignment, file, path, std::move(temp_path));
+  // Leading zero-byte tensors are complete before any data arrives.
+  LATHE_RETURN_IF_ERROR(sink.write({}));
+  return sink;
+}
+
+Status Writer::check_data(std::string_view what,
+                          std::span<const std::span<const uint8_t>> data) const {
+  if (data.size() != tensors_.size()) {
+    return invalid_argument(what, ": ", data.size(), " data buffers for ", tensors_.size(),
+                            " tensors");
+  }
+  for (size_t k = 0; k < data.size(); ++k) {
+    if (data[k].size() != tensors_[k].n_bytes) {
+      return invalid_argument(what, ": tensor '", tensors_[k].name, "' needs ", tensors_[k].n_bytes,
+                              " bytes, got ", data[k].size());
+    }
+  }
+  return Status();
 }
 
 Status Writer::write_file(const std::string& path,
                           std::span<const std::span<const uint8_t>> data) const {
-  if (data.size() != tensors_.size()) {
-    return invalid_argument("write_file: ", data.size(), " data buffers for ", tensors_.size(),
-                            " tensors");
-  }
+  LATHE_RETURN_IF_ERROR(check_data("write_file", data));
   LATHE_ASSIGN_OR_RETURN(TensorDataSink sink, begin(path));
   for (const auto& bytes : data) LATHE_RETURN_IF_ERROR(sink.write(bytes));
   return sink.finish();
@@ -239,21 +355,19 @@ Status Writer::write_file(const std::string& path,
 
 Expected<std::vector<uint8_t>> Writer::write_bytes(
     std::span<const std::span<const uint8_t>> data) const {
-  if (data.size() != tensors_.size()) {
-    return invalid_argument("write_bytes: ", data.size(), " data buffers for ", tensors_.size(),
-                            " tensors");
-  }
-  std::vector<uint8_t> out = header_bytes();
+  LATHE_RETURN_IF_ERROR(check_data("write_bytes", data));
+  std::vector<PendingTensor> tensors;
+  uint32_t alignment = 0;
+  LATHE_RETURN_IF_ERROR(layout(tensors, alignment));
+  std::vector<uint8_t> out = header_bytes(tensors, alignment);
   for (size_t k = 0; k < data.size(); ++k) {
-    if (data[k].size() != tensors_[k].n_bytes) {
-      return invalid_argument("tensor '", tensors_[k].name, "' needs ", tensors_[k].n_bytes,
-                              " bytes, got ", data[k].size());
-    }
     append_bytes(out, data[k].data(), data[k].size());
-    while (out.size() % alignment_ != 0) out.push_back(0);
+    out.resize(round_up(out.size(), alignment), 0);
   }
   return out;
 }
+
+// ---- TensorDataSink --------------------------------------------------------------------------
 
 TensorDataSink::TensorDataSink(std::vector<Writer::PendingTensor> tensors, uint32_t alignment,
                                std::FILE* file, std::string path, std::string temp_path)
@@ -277,11 +391,17 @@ TensorDataSink::TensorDataSink(TensorDataSink&& other) noexcept
 }
 
 TensorDataSink::~TensorDataSink() {
+  // An unfinished file is incomplete; leaving it would let a later run load garbage.
+  if (file_ != nullptr) (void)fail(Status());
+}
+
+Status TensorDataSink::fail(Status status) {
   if (file_ != nullptr) {
     std::fclose(file_);
-    // An unfinished file is incomplete; leaving it would let a later run load garbage.
-    if (!finished_) std::remove(temp_path_.c_str());
+    file_ = nullptr;
+    std::remove(temp_path_.c_str());
   }
+  return status;
 }
 
 Status TensorDataSink::pad_to_alignment() {
@@ -290,7 +410,7 @@ Status TensorDataSink::pad_to_alignment() {
   while (padding > 0) {
     const size_t n = padding > sizeof(kZeros) ? sizeof(kZeros) : padding;
     if (std::fwrite(kZeros, 1, n, file_) != n) {
-      return io_error("cannot write ", temp_path_, ": ", std::strerror(errno));
+      return fail(io_error("cannot write ", temp_path_, ": ", std::strerror(errno)));
     }
     padding -= n;
   }
@@ -298,17 +418,21 @@ Status TensorDataSink::pad_to_alignment() {
 }
 
 Status TensorDataSink::write(std::span<const uint8_t> bytes) {
-  if (file_ == nullptr || finished_) return internal_error("write to a finished GGUF sink");
-  while (!bytes.empty()) {
+  if (finished_) return internal_error("write to a finished GGUF sink");
+  if (file_ == nullptr) return invalid_argument("write to a GGUF sink that failed earlier");
+  for (;;) {
+    // Zero-byte tensors are complete without any data.
+    while (tensor_ < tensors_.size() && tensors_[tensor_].n_bytes == 0) ++tensor_;
+    if (bytes.empty()) break;
     if (tensor_ >= tensors_.size()) {
-      return invalid_argument("more tensor data than the ", tensors_.size(),
-                              " declared tensors hold");
+      return fail(invalid_argument("more tensor data than the ", tensors_.size(),
+                                   " declared tensors hold (", bytes.size(), " bytes too many)"));
     }
     const auto& t = tensors_[tensor_];
     const uint64_t room = t.n_bytes - written_in_tensor_;
     const size_t n = bytes.size() < room ? bytes.size() : static_cast<size_t>(room);
-    if (n > 0 && std::fwrite(bytes.data(), 1, n, file_) != n) {
-      return io_error("cannot write ", temp_path_, ": ", std::strerror(errno));
+    if (std::fwrite(bytes.data(), 1, n, file_) != n) {
+      return fail(io_error("cannot write ", temp_path_, ": ", std::strerror(errno)));
     }
     written_in_tensor_ += n;
     bytes = bytes.subspan(n);
@@ -318,28 +442,33 @@ Status TensorDataSink::write(std::span<const uint8_t> bytes) {
       written_in_tensor_ = 0;
     }
   }
-  // Zero-byte tensors complete without any data.
-  while (tensor_ < tensors_.size() && tensors_[tensor_].n_bytes == 0) ++tensor_;
   return Status();
 }
 
 Status TensorDataSink::finish() {
-  if (file_ == nullptr || finished_) return internal_error("GGUF sink finished twice");
-  LATHE_RETURN_IF_ERROR(write({}));
+  if (finished_) return internal_error("GGUF sink finished twice");
+  if (file_ == nullptr) return invalid_argument("finish of a GGUF sink that failed earlier");
   if (tensor_ != tensors_.size()) {
-    return invalid_argument("tensor '", tensors_[tensor_].name, "' is missing ",
-                            tensors_[tensor_].n_bytes - written_in_tensor_, " bytes of data");
+    const auto& t = tensors_[tensor_];
+    return fail(invalid_argument(
+        "tensor '", t.name, "' is missing ", t.n_bytes - written_in_tensor_, " of its ", t.n_bytes,
+        " bytes",
+        tensor_ + 1 < tensors_.size()
+            ? cat(" (and ", tensors_.size() - tensor_ - 1, " more tensors have no data)")
+            : std::string()));
   }
   const bool flushed = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
+  const int saved = errno;
   const int close_result = std::fclose(file_);
   file_ = nullptr;
   if (!flushed || close_result != 0) {
     std::remove(temp_path_.c_str());
-    return io_error("cannot write ", temp_path_, ": ", std::strerror(errno));
+    return io_error("cannot write ", temp_path_, ": ", std::strerror(flushed ? errno : saved));
   }
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    const int rename_errno = errno;
     std::remove(temp_path_.c_str());
-    return io_error("cannot rename ", temp_path_, " to ", path_, ": ", std::strerror(errno));
+    return io_error("cannot rename ", temp_path_, " to ", path_, ": ", std::strerror(rename_errno));
   }
   finished_ = true;
   return Status();
