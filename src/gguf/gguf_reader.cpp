@@ -794,13 +794,15 @@ uint64_t File::tensor_data_bytes() const {
 
 namespace {
 
+// Keys may come from the file itself (a caller walking metadata()), so they are printed with
+// printable(): the message stays one line.
 Status type_mismatch(std::string_view key, std::string_view expected, const Value& found) {
-  return invalid_argument("key ", key, ": expected ", expected, ", found ",
+  return invalid_argument("key ", printable(key), ": expected ", expected, ", found ",
                           found.type_description());
 }
 
 Status missing_key(std::string_view key) {
-  return invalid_argument("key ", key, " is missing from the file's metadata");
+  return invalid_argument("key ", printable(key), " is missing from the file's metadata");
 }
 
 // Looks up `key` and checks its value has type `expected`; the error names both.
@@ -858,7 +860,8 @@ Expected<int64_t> File::get_integer(std::string_view key) const {
   if (!v) return missing_key(key);
   if (!is_integer_type(v->type())) return type_mismatch(key, "an integer", *v);
   if (v->type() == ValueType::kUint64 && v->as_u64() > kInt64Max) {
-    return invalid_argument("key ", key, ": value ", v->as_u64(), " does not fit in int64");
+    return invalid_argument("key ", printable(key), ": value ", v->as_u64(),
+                            " does not fit in int64");
   }
   return v->as_i64();
 }
@@ -901,7 +904,7 @@ Expected<std::vector<int64_t>> File::get_integer_array(std::string_view key) con
   std::vector<int64_t> out(v->array_size());
   for (uint64_t k = 0; k < out.size(); ++k) {
     if (v->array_type() == ValueType::kUint64 && v->unsigned_at(k) > kInt64Max) {
-      return invalid_argument("key ", key, ": element ", k, " = ", v->unsigned_at(k),
+      return invalid_argument("key ", printable(key), ": element ", k, " = ", v->unsigned_at(k),
                               " does not fit in int64");
     }
     out[k] = v->integer_at(k);
