@@ -420,8 +420,10 @@ Expected<Vocab> Vocab::from_spec(const VocabSpec& spec, const Logger& logger) {
   v.special_.nl = v.byte_tokens_[static_cast<uint8_t>('\n')];
   if (v.special_.nl == kNoToken) v.special_.nl = v.special_.pad;
 
-  // Ids named only by their text; the lowest matching id wins (llama.cpp takes whichever its hash
-  // map yields first).
+  // Ids named only by their text. llama.cpp takes whichever candidate its hash map yields first;
+  // lathe takes the first text of the list that the vocabulary has (so "<|eot_id|>" before
+  // "<|end_of_text|>", "<|im_end|>" before "<|endoftext|>"), which is deterministic and names the
+  // end-of-turn token the chat formats mean.
   const auto mark_control = [&](TokenId id) {
     uint32_t& a = v.tokens_[static_cast<size_t>(id)].attrs;
     if ((a & attr::kControl) == 0) {
@@ -432,8 +434,9 @@ Expected<Vocab> Vocab::from_spec(const VocabSpec& spec, const Logger& logger) {
   };
   const auto detect = [&](TokenId& slot, auto& texts) {
     if (slot != kNoToken) return;
-    for (TokenId id = 0; id < static_cast<TokenId>(n); ++id) {
-      if (one_of(v.text(id), texts)) {
+    for (std::string_view text : texts) {
+      const TokenId id = v.find(text);
+      if (id != kNoToken) {
         slot = id;
         mark_control(id);
         return;
