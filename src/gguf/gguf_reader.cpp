@@ -589,6 +589,7 @@ Status Parser::parse_metadata(File& out, uint64_t n_kv) {
     item_name_ = {};
     const uint64_t at = pos_;
     LATHE_ASSIGN_OR_RETURN(std::string_view key, read_string("key length"));
+    field_ = nullptr;
     if (key.empty()) return error_at(at, "the key is empty");
     section_ = Section::kValue;
     item_name_ = key;
@@ -662,9 +663,9 @@ Status Parser::parse_tensor_infos(File& out, uint64_t n_tensors) {
     t.n_elements = n_elements;
 
     LATHE_ASSIGN_OR_RETURN(uint32_t raw_type, read<uint32_t>("type"));
-    field_ = nullptr;
     const auto type_info = tensor_type_info(raw_type);
     if (!type_info) return error_at(pos_ - 4, "unknown tensor type id ", raw_type);
+    field_ = nullptr;
     t.type = type_info->type;
     if (static_cast<uint64_t>(t.shape[0]) % type_info->block_elems != 0) {
       return error_at(at, "rows of ", t.shape[0], " elements are not a whole number of ",
