@@ -20,9 +20,9 @@ namespace {
 // Blocks whose largest magnitude is below this are treated as all zero (ggml's GROUP_MAX_EPS).
 constexpr float kGroupMaxEps = 1e-15f;
 
-// ----- Q8_K
-
 }  // namespace
+
+// ----- Q8_K
 
 void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
   auto* blocks = static_cast<BlockQ8_K*>(dst);

@@ -12,14 +12,16 @@ namespace lathe::quant {
 namespace {
 
 // The block's scale: its largest magnitude maps to ±127. Returns d (f32, before f16 rounding) and
-// writes qs; ggml rounds with roundf (half away from zero), and divides by the unrounded d.
+// writes qs. As in ggml, values are scaled by the inverse of the unrounded d (not of the stored f16)
+// and rounded half away from zero (roundf), unlike the k-quants' ties-to-even nearest_int.
 float quantize_q8_block(const float* x, int8_t* qs) {
   float amax = 0.0f;
   for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int j = 0; j < kQK8_0; ++j)
+  for (int j = 0; j < kQK8_0; ++j) {
     qs[j] = static_cast<int8_t>(truncate_clamped(std::round(x[j] * id), -128, 127));
+  }
   return d;
 }
 
