@@ -12,8 +12,8 @@ namespace lathe::quant {
 namespace {
 
 // The block's scale: its largest magnitude maps to ±127. Returns d (f32, before f16 rounding) and
-// writes qs. As in ggml, values are scaled by the inverse of the unrounded d (not of the stored f16)
-// and rounded half away from zero (roundf), unlike the k-quants' ties-to-even nearest_int.
+// writes qs. As in ggml, values are scaled by the inverse of the unrounded d (not of the stored
+// f16) and rounded half away from zero (roundf), unlike the k-quants' ties-to-even nearest_int.
 float quantize_q8_block(const float* x, int8_t* qs) {
   float amax = 0.0f;
   for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
