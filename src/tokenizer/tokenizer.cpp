@@ -163,6 +163,25 @@ Expected<Tokenizer> Tokenizer::create(Vocab vocab, const Logger& logger) {
     }
   }
 
+  if (v.type() == VocabType::kSpm) {
+    t.spm_words_are_independent_ = true;
+    for (TokenId id = 0; id < n_vocab && t.spm_words_are_independent_; ++id) {
+      const std::string_view text = v.text(id);
+      for (size_t pos = 0; pos < text.size();) {
+        const size_t start = pos;
+        const uint32_t cp = decode_utf8(text, pos);
+        // Malformed tokens could pair with bytes around a space in ways the check cannot see.
+        const bool malformed = pos - start != utf8_length_of(cp);
+        const bool space_after_other =
+            cp == 0x2581 && start > 0 && (start < 3 || text.substr(start - 3, 3) != kSpmSpace);
+        if (malformed || space_after_other) {
+          t.spm_words_are_independent_ = false;
+          break;
+        }
+      }
+    }
+  }
+
   // Every token's text as decode() shows it, rendered once.
   t.piece_offsets_.reserve(static_cast<size_t>(n_vocab) + 1);
   for (TokenId id = 0; id < n_vocab; ++id) {

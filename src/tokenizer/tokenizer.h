@@ -91,6 +91,8 @@ class Tokenizer {
                          std::vector<Fragment>& fragments) const;
   void encode_spm(std::string_view text, bool space_prefix, Scratch& scratch,
                   std::vector<TokenId>& out) const;
+  void merge_spm_segment(std::string_view text, int32_t begin, int32_t end, Scratch& scratch,
+                         std::vector<TokenId>& out) const;
   void encode_bpe(std::string_view text, Scratch& scratch, std::vector<TokenId>& out) const;
   void encode_bpe_word(std::string_view word, Scratch& scratch, std::vector<TokenId>& out) const;
   void append_piece(TokenId id, bool strip_space, bool render_special, std::string& out) const;
@@ -103,6 +105,9 @@ class Tokenizer {
   // that merges mention but the vocabulary lacks (llama.cpp merges by string, so such strings
   // still merge; they fall back to per-byte tokens if they survive to the end).
   PairMergeMap merges_;
+  // SPM: true when no token has "▁" right after another character, so no merge can cross the
+  // start of a word and words can be merged one at a time (checked at load).
+  bool spm_words_are_independent_ = false;
   int32_t byte_symbol_[256] = {};            // symbol of each raw byte (BPE)
   std::vector<TokenId> byte_fallback_[256];  // tokens for a byte when its symbol is no token
   std::string pieces_;                       // rendered pieces, render_special = true

@@ -10,6 +10,9 @@ namespace lathe::tokenizer {
 
 namespace {
 
+// SentencePiece sees spaces as U+2581 "▁".
+constexpr std::string_view kSpace = "\xE2\x96\x81";
+
 // Heap order: the top is the best bigram.
 struct SpmWorse {
   bool operator()(const SpmBigram& a, const SpmBigram& b) const {
@@ -34,8 +37,6 @@ void unlink_right(std::vector<MergeSymbol>& symbols, MergeSymbol& left, MergeSym
 
 void Tokenizer::encode_spm(std::string_view fragment, bool space_prefix, Scratch& s,
                            std::vector<TokenId>& out) const {
-  // SentencePiece sees spaces as U+2581 "▁".
-  static constexpr std::string_view kSpace = "\xE2\x96\x81";
   std::string& text = s.text;
   text.clear();
   text.reserve(fragment.size() + 16);
@@ -60,8 +61,30 @@ void Tokenizer::encode_spm(std::string_view fragment, bool space_prefix, Scratch
                                   static_cast<uint32_t>(len)});
     pos += len;
   }
-  symbols.back().next = -1;
 
+  // Merge word by word when no token can span a word start (see spm_words_are_independent_): the
+  // result is the same as merging the whole text at once, but each priority queue stays small.
+  const auto is_space = [&](size_t i) {
+    return symbols[i].size == kSpace.size() &&
+           std::string_view(text).substr(symbols[i].begin, kSpace.size()) == kSpace;
+  };
+  int32_t begin = 0;
+  const int32_t n = static_cast<int32_t>(symbols.size());
+  for (int32_t i = 1; i < n; ++i) {
+    if (spm_words_are_independent_ && is_space(static_cast<size_t>(i)) &&
+        !is_space(static_cast<size_t>(i - 1))) {
+      merge_spm_segment(text, begin, i, s, out);
+      begin = i;
+    }
+  }
+  merge_spm_segment(text, begin, n, s, out);
+}
+
+void Tokenizer::merge_spm_segment(std::string_view text, int32_t begin, int32_t end, Scratch& s,
+                                  std::vector<TokenId>& out) const {
+  auto& symbols = s.symbols;
+  symbols[static_cast<size_t>(begin)].prev = -1;
+  symbols[static_cast<size_t>(end - 1)].next = -1;
   auto& queue = s.spm_queue;
   queue.clear();
   const auto try_add = [&](int32_t left, int32_t right) {
@@ -69,12 +92,12 @@ void Tokenizer::encode_spm(std::string_view fragment, bool space_prefix, Scratch
     const MergeSymbol& l = symbols[static_cast<size_t>(left)];
     const MergeSymbol& r = symbols[static_cast<size_t>(right)];
     const uint32_t size = l.size + r.size;
-    const TokenId id = vocab_.find(std::string_view(text).substr(l.begin, size));
+    const TokenId id = vocab_.find(text.substr(l.begin, size));
     if (id == kNoToken) return;
     queue.push_back(SpmBigram{vocab_.score(id), left, right, size, id});
     std::push_heap(queue.begin(), queue.end(), SpmWorse());
   };
-  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+  for (int32_t i = begin + 1; i < end; ++i) try_add(i - 1, i);
 
   while (!queue.empty()) {
     std::pop_heap(queue.begin(), queue.end(), SpmWorse());
@@ -90,7 +113,7 @@ void Tokenizer::encode_spm(std::string_view fragment, bool space_prefix, Scratch
     try_add(bigram.left, left.next);
   }
 
-  for (int32_t i = 0; i != -1; i = symbols[static_cast<size_t>(i)].next) {
+  for (int32_t i = begin; i != -1; i = symbols[static_cast<size_t>(i)].next) {
     const MergeSymbol& sym = symbols[static_cast<size_t>(i)];
     if (sym.id != kNoToken) {
       out.push_back(sym.id);
