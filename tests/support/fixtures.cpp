@@ -20,6 +20,12 @@ std::optional<std::string> shared_fixture_path(const std::string& relative) {
   return path;
 }
 
+std::optional<std::string> any_fixture_path(const std::string& relative) {
+  std::string local = fixture_path(relative);
+  if (std::filesystem::exists(local)) return local;
+  return shared_fixture_path(relative);
+}
+
 std::string lathe_binary() { return std::string(LATHE_BINARY_DIR) + "/bin/lathe"; }
 
 std::string make_temp_dir(const std::string& name) {

@@ -17,6 +17,10 @@ std::string fixture_path(const std::string& relative);
 // A file under ../shared/fixtures/, or nullopt when it is not present on this machine.
 std::optional<std::string> shared_fixture_path(const std::string& relative);
 
+// A fixture that the repository may carry a copy of: tests/fixtures/<relative> when present,
+// else ../shared/fixtures/<relative>, else nullopt.
+std::optional<std::string> any_fixture_path(const std::string& relative);
+
 // The built `lathe` binary.
 std::string lathe_binary();
 
@@ -30,6 +34,15 @@ std::vector<float> read_f32_file(const std::string& path);
 int run_command(const std::string& command, std::string* output);
 
 }  // namespace lathe::testing
+
+// Skips the current test when a fixture is in neither place, naming it.
+#define LATHE_FIXTURE_OR_SKIP(var, relative)                                            \
+  std::string var;                                                                      \
+  do {                                                                                  \
+    auto lathe_found_ = ::lathe::testing::any_fixture_path(relative);                   \
+    if (!lathe_found_) GTEST_SKIP() << "fixture " << (relative) << " is absent";        \
+    var = *lathe_found_;                                                                \
+  } while (0)
 
 // Skips the current test when a ../shared fixture is missing, naming it.
 #define LATHE_SHARED_FIXTURE_OR_SKIP(var, relative)                                     \

@@ -1,0 +1,63 @@
+// The CPU backend: runs each operation on the thread pool with kernels chosen by CPUID.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/ref/ref.h"
+
+namespace lathe::backend {
+
+struct CpuBackendOptions {
+  int n_threads = 0;  // 0: one per physical core
+  kernels::KernelLevel kernel_level = kernels::KernelLevel::kBest;
+};
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(const CpuBackendOptions& options = {});
+
+  std::string name() const override { return "CPU"; }
+  std::string description() const override;
+  int n_threads() const { return pool_.size(); }
+  const kernels::KernelTable& kernels() const { return kernels_; }
+  ThreadPool& pool() { return pool_; }
+
+  Expected<Buffer> allocate(size_t bytes) override;
+  void get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
+                float* out) override;
+  void rms_norm(const float* x, const float* weight, int64_t rows, int64_t width, float eps,
+                float* out) override;
+  void matmul(const model::WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
+              float* out) override;
+  void rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t* positions,
+            const RopeParams& params) override;
+  void store_kv(const float* k, const float* v, int64_t n_tokens, const int32_t* cells,
+                const KvLayerView& kv, int64_t n_embd_k, int64_t n_embd_v) override;
+  void attention(const float* q, const KvLayerView& kv, const AttentionMask& mask,
+                 int64_t n_tokens, const AttentionParams& params, float* out) override;
+  void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
+  void add(float* x, const float* y, int64_t n) override;
+  void gather_rows(const float* x, int64_t width, const int32_t* rows, int64_t n,
+                   float* out) override;
+  void to_host(const float* src, int64_t n, float* dst) override;
+
+ private:
+  // Runs job on one thread when the work is too small to pay for waking the others.
+  template <typename Job>
+  void parallel(int64_t work_items, int64_t min_items_per_thread, Job&& job);
+  uint8_t* activation_scratch(size_t bytes);
+
+  CpuFeatures cpu_;
+  kernels::KernelTable kernels_;
+  ThreadPool pool_;
+  std::vector<uint8_t> activation_scratch_;  // quantized activations of the current matmul
+  std::vector<kernels::ref::AttentionScratch> attention_scratch_;  // one per thread
+  std::vector<std::vector<float>> rope_scratch_;                    // one per thread
+};
+
+}  // namespace lathe::backend

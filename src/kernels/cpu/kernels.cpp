@@ -1,0 +1,64 @@
+#include "kernels/cpu/kernels.h"
+
+#include <iterator>
+#include <utility>
+
+#include "kernels/cpu/ref/ref.h"
+#include "quant/quant.h"
+
+namespace lathe::kernels {
+
+namespace {
+
+// One matmul instantiation per weight type, binding the type's reference dot product.
+template <TensorType kType>
+void reference_matmul(const MatmulArgs& args, int64_t row_begin, int64_t row_end) {
+  static const DotFn dot = quant::type_traits(kType)->vec_dot;
+  ref::matmul_with_dot(dot, args, row_begin, row_end);
+}
+
+constexpr TensorType kComputeTypes[] = {
+    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0,
+    TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kIQ4_XS, TensorType::kQ4_K,
+    TensorType::kQ6_K, TensorType::kQ8_1, TensorType::kQ8_K,
+};
+
+template <size_t... I>
+void fill_matmuls(KernelTable& table, std::index_sequence<I...>) {
+  ((table.matmul[static_cast<size_t>(kComputeTypes[I])] =
+        quant::is_supported(kComputeTypes[I]) && quant::type_traits(kComputeTypes[I])->vec_dot
+            ? &reference_matmul<kComputeTypes[I]>
+            : nullptr),
+   ...);
+}
+
+}  // namespace
+
+KernelTable reference_kernels() {
+  KernelTable table;
+  table.isa = "scalar";
+  for (TensorType type : kComputeTypes) {
+    const quant::TypeTraits* traits = quant::type_traits(type);
+    if (traits == nullptr) continue;
+    const size_t slot = static_cast<size_t>(type);
+    table.quantize_row[slot] = traits->quantize_row;
+    table.dequantize_row[slot] = traits->dequantize_row;
+    table.dot[slot] = traits->vec_dot;
+    table.vec_dot_type[slot] = traits->vec_dot_type;
+  }
+  fill_matmuls(table, std::make_index_sequence<std::size(kComputeTypes)>());
+  // Activations are quantized the way the runtime (not the weight quantizer) does it.
+  table.quantize_row[static_cast<size_t>(TensorType::kQ8_0)] = ref::quantize_activation_q8_0;
+  table.quantize_row[static_cast<size_t>(TensorType::kQ8_1)] = ref::quantize_activation_q8_1;
+  return table;
+}
+
+KernelTable select_kernels(const CpuFeatures& cpu, KernelLevel level) {
+  (void)cpu;
+  (void)level;
+  // SIMD tables are layered over the reference as they are written; every slot they leave empty
+  // keeps the reference kernel.
+  return reference_kernels();
+}
+
+}  // namespace lathe::kernels

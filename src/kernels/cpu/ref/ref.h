@@ -1,0 +1,53 @@
+// Scalar reference kernels: plain loops, the oracle for the SIMD variants.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "kernels/cpu/kernels.h"
+
+namespace lathe::kernels::ref {
+
+void matmul_with_dot(DotFn dot, const MatmulArgs& args, int64_t row_begin, int64_t row_end);
+
+// y = x / sqrt(mean(x²) + eps) * w over one row (the mean accumulates in double, as ggml does).
+void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y);
+
+// Per-position cos/sin table of one head: cache[2i] = cos θᵢ, cache[2i+1] = sin θᵢ, for the
+// n_rot/2 rotated pairs.
+void rope_cache(float position, const backend::RopeParams& p, float* cache);
+// Rotates one head of head_dim values in place with a cache from rope_cache.
+void rope_head(float* x, const float* cache, const backend::RopeParams& p);
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void add(float* x, const float* y, int64_t n);
+
+}  // namespace lathe::kernels::ref
+
+namespace lathe::kernels::ref {
+
+// Per-thread buffers of the attention kernel, sized once for the largest head and context.
+struct AttentionScratch {
+  std::vector<uint8_t> q_converted;  // one head of q in K's vec_dot type
+  std::vector<float> v_row;
+  std::vector<float> acc;
+  std::vector<float> scores;  // plain path: one score per visible cell
+};
+
+// Attention of one query head over the visible cells; writes head_dim values to out.
+// `flash` uses an online softmax in one pass; otherwise scores are materialized first.
+void attention_head(const float* q, const backend::KvLayerView& kv, int64_t kv_head,
+                    const backend::CellRange* ranges, int64_t n_ranges,
+                    const backend::AttentionParams& p, const KernelTable& kernels,
+                    AttentionScratch& scratch, float* out);
+
+}  // namespace lathe::kernels::ref
+
+namespace lathe::kernels::ref {
+
+// Activation quantizers of llama.cpp's CPU runtime (see activation_ref.cpp).
+void quantize_activation_q8_0(const float* src, void* dst, int64_t n);
+void quantize_activation_q8_1(const float* src, void* dst, int64_t n);
+
+}  // namespace lathe::kernels::ref
