@@ -104,6 +104,9 @@ struct VocabSpec {
   int add_space_prefix = -1;
   std::string general_name;  // general.name: llama.cpp keys a few per-model rules on it
   std::string architecture;  // general.architecture
+  // Carried for importers (tokenizer.chat_template); the tokenizer itself does not use it.
+  std::string chat_template;
+  OptionalId cls;
 };
 
 Expected<VocabSpec> read_vocab_spec(const gguf::File& file);
