@@ -16,6 +16,8 @@ int fail(std::string_view command, const std::string& message) {
 namespace {
 
 constexpr Command kCommands[] = {
+    {"run", "generate text from a prompt", run_run},
+    {"chat", "chat with a model interactively", run_chat},
     {"gguf-info", "print a GGUF file's metadata and tensor table", run_gguf_info},
 };
 
