@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace lathe::sampling {
@@ -13,6 +14,66 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // only costs one comparison against the heap's worst. Beyond it, nth_element's linear selection
 // followed by sorting the k survivors is cheaper.
 constexpr size_t kHeapSelectMaxK = 256;
+
+// Below this many candidates top_p simply sorts them; above, it buckets by logit.
+constexpr size_t kSortTopPBelow = 1024;
+
+// Four-lane vectors through the GCC/Clang vector extensions: they compile to SSE2 on any x86-64
+// (and NEON on ARM) without per-file ISA flags, which is all a 128k-entry softmax needs.
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+
+// e^x for x <= 0 in four lanes; exactly 0 below -87 (so -inf, a banned token, gets p = 0).
+// Cody-Waite reduction x = n ln2 + r with |r| <= ln2/2, then a degree-6 Taylor polynomial: the
+// relative error stays under ~2e-7, close to libm's expf, at a fraction of its cost per element.
+inline F4 exp4_nonpositive(F4 x) {
+  const I4 in_range = x >= -87.0f;  // all-ones lanes where x is in range; false for NaN too
+  x = reinterpret_cast<F4>((reinterpret_cast<I4>(x) & in_range) |
+                           (reinterpret_cast<I4>(F4{} - 87.0f) & ~in_range));
+  // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick: n lands in the low mantissa.
+  constexpr float kMagic = 12582912.0f;
+  const F4 t = x * 1.44269504088896341f + kMagic;
+  const F4 n = t - kMagic;
+  const I4 ni = reinterpret_cast<I4>(t) - reinterpret_cast<I4>(F4{} + kMagic);
+  const F4 r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  F4 p = r * (1.0f / 720) + (1.0f / 120);
+  p = p * r + (1.0f / 24);
+  p = p * r + (1.0f / 6);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const F4 scale = reinterpret_cast<F4>((ni + 127) << 23);  // 2^n, n >= -126 here
+  return reinterpret_cast<F4>(reinterpret_cast<I4>(p * scale) & in_range);
+}
+
+// Sum of p over [first, last) with independent accumulators, so the additions overlap instead of
+// waiting on one another (a single running double sum is latency-bound on 128k entries).
+// Largest logit of d[0, n) (n >= 1), with independent running maxima for the same reason.
+float max_logit(const TokenData* d, size_t n) {
+  float m[4] = {d[0].logit, d[0].logit, d[0].logit, d[0].logit};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    m[0] = std::max(m[0], d[i].logit);
+    m[1] = std::max(m[1], d[i + 1].logit);
+    m[2] = std::max(m[2], d[i + 2].logit);
+    m[3] = std::max(m[3], d[i + 3].logit);
+  }
+  for (; i < n; ++i) m[0] = std::max(m[0], d[i].logit);
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
+double sum_p(const TokenData* d, size_t first, size_t last) {
+  double acc[4] = {0, 0, 0, 0};
+  size_t i = first;
+  for (; i + 4 <= last; i += 4) {
+    acc[0] += d[i].p;
+    acc[1] += d[i + 1].p;
+    acc[2] += d[i + 2].p;
+    acc[3] += d[i + 3].p;
+  }
+  for (; i < last; ++i) acc[0] += d[i].p;
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
 
 }  // namespace
 
@@ -78,10 +139,7 @@ float softmax(Candidates& c) {
   const size_t n = c.size();
   if (n == 0) return kNegInf;
   TokenData* d = c.data();
-  float max_l = d[0].logit;
-  if (!c.sorted()) {
-    for (size_t i = 1; i < n; ++i) max_l = std::max(max_l, d[i].logit);
-  }
+  const float max_l = c.sorted() ? d[0].logit : max_logit(d, n);
   if (max_l == kNegInf) {
     for (size_t i = 0; i < n; ++i) d[i].p = 0.0f;
     return max_l;
@@ -94,11 +152,27 @@ float softmax(Candidates& c) {
     for (size_t i = 0; i < n; ++i) d[i].p = d[i].logit == max_l ? share : 0.0f;
     return max_l;
   }
+  // Blocks of 256 accumulate in float lanes (error ~1e-7 relative per block), then in double.
   double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    const float e = std::exp(d[i].logit - max_l);
-    d[i].p = e;
-    sum += e;
+  size_t i = 0;
+  while (i + 4 <= n) {
+    const size_t block_end = std::min(n - n % 4, i + 256);
+    F4 acc{};
+    for (; i < block_end; i += 4) {
+      const F4 x = F4{d[i].logit, d[i + 1].logit, d[i + 2].logit, d[i + 3].logit} - max_l;
+      const F4 e = exp4_nonpositive(x);
+      d[i].p = e[0];
+      d[i + 1].p = e[1];
+      d[i + 2].p = e[2];
+      d[i + 3].p = e[3];
+      acc += e;
+    }
+    sum += static_cast<double>((acc[0] + acc[1]) + (acc[2] + acc[3]));
+  }
+  for (; i < n; ++i) {
+    const F4 e = exp4_nonpositive(F4{} + (d[i].logit - max_l));
+    d[i].p = e[0];
+    sum += e[0];
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (size_t i = 0; i < n; ++i) d[i].p *= inv;
@@ -117,67 +191,87 @@ bool nucleus_complete(double cum, size_t m, float p, size_t min_keep) {
   return cum >= p && m >= min_keep;
 }
 
-// Reorders d[0, n) so that the nucleus comes first and returns its size, in expected linear time:
-// a quickselect on probability mass instead of a sort. Invariant: d[0, lo) holds candidates that
-// rank before everything in [lo, n), with mass `acc`, and does not complete the nucleus; a prefix
-// of `hi` candidates does (or hi == n).
-size_t select_nucleus(TokenData* d, size_t n, float p, size_t min_keep) {
-  constexpr size_t kSortBelow = 64;
-  size_t lo = 0;
-  size_t hi = n;
-  double acc = 0.0;
-  while (hi - lo > kSortBelow) {
-    // Median of three as the pivot, moved to the end of the range.
-    TokenData* a = d + lo;
-    TokenData* b = d + lo + (hi - lo) / 2;
-    TokenData* c = d + hi - 1;
-    if (ranks_before(*b, *a)) std::swap(*a, *b);
-    if (ranks_before(*c, *b)) std::swap(*b, *c);
-    if (ranks_before(*b, *a)) std::swap(*a, *b);
-    std::swap(*b, d[hi - 1]);
-    const TokenData pivot = d[hi - 1];
-    TokenData* mid = std::partition(d + lo, d + hi - 1,
-                                    [&](const TokenData& t) { return ranks_before(t, pivot); });
-    std::swap(*mid, d[hi - 1]);
-    const size_t m = static_cast<size_t>(mid - d);
-    double better = 0.0;
-    for (size_t i = lo; i < m; ++i) better += d[i].p;
-    if (nucleus_complete(acc + better, m, p, min_keep)) {
-      hi = m;
-      continue;
+// Keeps the nucleus of an unsorted candidate set in two linear passes. Probability falls with the
+// logit, so the nucleus is every candidate above some logit plus a best-first part of the
+// candidates at it: a histogram of probability mass over logit buckets finds the bucket where the
+// nucleus ends, and only that bucket is sorted. Returns the nucleus size; c is compacted to it.
+size_t keep_nucleus_bucketed(Candidates& c, float max_l, float p, size_t min_keep) {
+  // 1024 buckets over the 32 nats below the best logit; anything lower (relative probability under
+  // e^-32) shares the last bucket.
+  constexpr int kBuckets = 1024;
+  constexpr float kScale = kBuckets / 32.0f;
+  const auto bucket_of = [&](float logit) {
+    const float x = (max_l - logit) * kScale;  // >= 0; +inf for -inf logits
+    return x < static_cast<float>(kBuckets - 1) ? static_cast<int>(x) : kBuckets - 1;
+  };
+  TokenData* d = c.data();
+  const size_t n = c.size();
+  double mass[kBuckets] = {};
+  uint32_t count[kBuckets] = {};
+  for (size_t i = 0; i < n; ++i) {
+    const int b = bucket_of(d[i].logit);
+    mass[b] += d[i].p;
+    ++count[b];
+  }
+  int last = -1;  // the bucket where the nucleus ends
+  double cum = 0.0;
+  size_t cnt = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    if (nucleus_complete(cum + mass[b], cnt + count[b], p, min_keep)) {
+      last = b;
+      break;
     }
-    acc += better + d[m].p;
-    lo = m + 1;
-    if (nucleus_complete(acc, lo, p, min_keep)) return lo;
+    cum += mass[b];
+    cnt += count[b];
   }
-  std::sort(d + lo, d + hi, ranks_before);
-  for (size_t i = lo; i < hi; ++i) {
-    acc += d[i].p;
-    if (nucleus_complete(acc, i + 1, p, min_keep)) return i + 1;
+  if (last < 0) return n;  // p (or min_keep) is never reached: keep everything
+
+  std::vector<TokenData>& edge = c.scratch_tokens();
+  edge.clear();
+  size_t out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    // Branch-free: which side a candidate falls on is unpredictable in a flat distribution.
+    const TokenData t = d[i];
+    const int b = bucket_of(t.logit);
+    d[out] = t;
+    out += b < last;
+    if (b == last) edge.push_back(t);
   }
-  return hi;
+  std::sort(edge.begin(), edge.end(), ranks_before);
+  size_t take = edge.size();  // rounding may leave the bucket short of p: then all of it
+  for (size_t j = 0; j < edge.size(); ++j) {
+    cum += edge[j].p;
+    if (nucleus_complete(cum, out + j + 1, p, min_keep)) {
+      take = j + 1;
+      break;
+    }
+  }
+  std::copy(edge.begin(), edge.begin() + static_cast<std::ptrdiff_t>(take), d + out);
+  out += take;
+  c.set_identity(false);
+  c.truncate(out);
+  return out;
 }
 
 }  // namespace
 
 void top_p(Candidates& c, float p, size_t min_keep) {
   if (p >= 1.0f || c.empty()) return;
-  softmax(c);
+  const float max_l = softmax(c);
   const size_t n = c.size();
-  if (c.sorted()) {
-    double cum = 0.0;
-    for (size_t i = 0; i < n; ++i) {
-      cum += c[i].p;
-      if (nucleus_complete(cum, i + 1, p, min_keep)) {
-        c.truncate(i + 1);
-        return;
-      }
-    }
+  if (!c.sorted() && n > kSortTopPBelow) {
+    keep_nucleus_bucketed(c, max_l, p, min_keep);
     return;
   }
-  const size_t end = select_nucleus(c.data(), n, p, min_keep);
-  c.set_identity(false);
-  if (end < n) c.truncate(end);
+  c.sort();
+  double cum = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    cum += c[i].p;
+    if (nucleus_complete(cum, i + 1, p, min_keep)) {
+      c.truncate(i + 1);
+      return;
+    }
+  }
 }
 
 void min_p(Candidates& c, float p, size_t min_keep) {
@@ -191,17 +285,17 @@ void min_p(Candidates& c, float p, size_t min_keep) {
     c.truncate(i);
     return;
   }
-  float max_l = d[0].logit;
-  for (size_t i = 1; i < n; ++i) max_l = std::max(max_l, d[i].logit);
-  const float threshold = max_l + std::log(p);
+  const float threshold = max_logit(d, n) + std::log(p);
   size_t count = 0;
   for (size_t i = 0; i < n; ++i) count += d[i].logit >= threshold;
   if (count >= min_keep) {
     if (count == n) return;
-    // Compacts in place, keeping the surviving candidates' order.
+    // Compacts in place, keeping the surviving candidates' order; branch-free as above.
     size_t out = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (d[i].logit >= threshold) d[out++] = d[i];
+      const TokenData t = d[i];
+      d[out] = t;
+      out += t.logit >= threshold;
     }
     c.truncate(out);
     return;
@@ -271,8 +365,10 @@ void temperature(Candidates& c, float t) {
     c.set_identity(false);
     return;
   }
-  // Multiplying by the reciprocal would round differently from llama.cpp's division.
-  for (size_t i = 0; i < n; ++i) d[i].logit /= t;
+  // The reciprocal turns 128k divisions into multiplications; the result differs from llama.cpp's
+  // division by at most one rounding step.
+  const float inv = 1.0f / t;
+  for (size_t i = 0; i < n; ++i) d[i].logit *= inv;
 }
 
 void top_n_sigma(Candidates& c, float n_sigma) {
@@ -305,11 +401,39 @@ void top_n_sigma(Candidates& c, float n_sigma) {
   c.truncate(out);
 }
 
+size_t find_greater(const float* x, size_t begin, size_t end, float threshold) {
+  size_t i = begin;
+  const F4 t = F4{} + threshold;
+  for (; i + 16 <= end; i += 16) {
+    F4 a, b, c, d;
+    std::memcpy(&a, x + i, sizeof a);
+    std::memcpy(&b, x + i + 4, sizeof b);
+    std::memcpy(&c, x + i + 8, sizeof c);
+    std::memcpy(&d, x + i + 12, sizeof d);
+    const I4 m = (a > t) | (b > t) | (c > t) | (d > t);
+    if ((m[0] | m[1] | m[2] | m[3]) != 0) break;
+  }
+  for (; i < end; ++i) {
+    if (x[i] > threshold) return i;
+  }
+  return end;
+}
+
 size_t draw_index(const Candidates& c, double u) {
   const size_t n = c.size();
+  const TokenData* d = c.data();
   double cum = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    cum += c[i].p;
+  size_t i = 0;
+  // Skip whole blocks whose mass keeps the running sum at or below u, then walk one by one.
+  constexpr size_t kBlock = 64;
+  while (i + kBlock <= n) {
+    const double block = sum_p(d, i, i + kBlock);
+    if (cum + block > u) break;
+    cum += block;
+    i += kBlock;
+  }
+  for (; i < n; ++i) {
+    cum += d[i].p;
     if (cum > u) return i;
   }
   for (size_t i = n; i-- > 0;) {

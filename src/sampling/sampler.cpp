@@ -428,10 +428,9 @@ void Sampler::select_top_k_fused(std::span<const float> logits) {
   }
   if (heap_.size() == k) {
     float worst = heap_.front().logit;
-    for (; i < n; ++i) {
-      // Ids only grow during the scan, so an equal logit never ranks before the heap's worst;
-      // NaN fails the comparison and is never selected.
-      if (!(x[i] > worst)) continue;
+    // Ids only grow during the scan, so an equal logit never ranks before the heap's worst; NaN
+    // fails the comparison and is never selected.
+    for (i = find_greater(x, i, n, worst); i < n; i = find_greater(x, i + 1, n, worst)) {
       if (is_override(i)) continue;
       std::pop_heap(heap_.begin(), heap_.end(), ranks_before);
       heap_.back() = {static_cast<int32_t>(i), x[i], 0.0f};

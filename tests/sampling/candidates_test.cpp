@@ -48,10 +48,27 @@ TEST(Candidates, SoftmaxGivesExactProbabilities) {
   Candidates c;
   c.reset(std::vector<float>{0.0f, std::log(2.0f), std::log(4.0f), -kInf});
   EXPECT_FLOAT_EQ(softmax(c), std::log(4.0f));
-  EXPECT_NEAR(c[0].p, 1.0 / 7, 1e-7);
-  EXPECT_NEAR(c[1].p, 2.0 / 7, 1e-7);
-  EXPECT_NEAR(c[2].p, 4.0 / 7, 1e-7);
+  EXPECT_NEAR(c[0].p, 1.0 / 7, 2e-7);
+  EXPECT_NEAR(c[1].p, 2.0 / 7, 2e-7);
+  EXPECT_NEAR(c[2].p, 4.0 / 7, 2e-7);
   EXPECT_EQ(c[3].p, 0.0f);
+}
+
+TEST(Candidates, SoftmaxMatchesLibmExpOverAWideRange) {
+  // The vectorized exp against std::exp, from tiny to underflowing differences, at odd sizes.
+  for (size_t n : {1u, 3u, 4u, 257u, 1001u}) {
+    std::vector<float> logits(n);
+    for (size_t i = 0; i < n; ++i) logits[i] = -0.173f * static_cast<float>(i % 600);
+    Candidates c;
+    c.reset(logits);
+    softmax(c);
+    double sum = 0;
+    for (float l : logits) sum += std::exp(static_cast<double>(l));
+    for (size_t i = 0; i < n; ++i) {
+      const double expected = std::exp(static_cast<double>(logits[i])) / sum;
+      ASSERT_NEAR(c[i].p, expected, 4e-7 * expected + 1e-38) << "n=" << n << " i=" << i;
+    }
+  }
 }
 
 TEST(Candidates, SoftmaxOfAllBannedReportsMinusInfinity) {
@@ -182,6 +199,24 @@ TEST(TopP, LargeVocabularyMatchesTheFullSortReference) {
   }
 }
 
+TEST(TopP, LargeVocabularyHonoursMinKeep) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::vector<float> logits(20000);
+  for (float& l : logits) l = normal(rng);
+  Candidates c;
+  c.reset(logits);
+  top_p(c, 0.0001f, 3000);  // p alone would keep one token
+  std::vector<int32_t> got = ids(c);
+  std::sort(got.begin(), got.end());
+  Candidates ref;
+  ref.reset(logits);
+  top_k(ref, 3000);
+  std::vector<int32_t> expected = ids(ref);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(got, expected);
+}
+
 TEST(MinP, KeepsTokensAboveAFractionOfTheBest) {
   const std::vector<float> logits = logits_for({0.15, 0.5, 0.05, 0.3});
   struct Case {
@@ -269,6 +304,25 @@ TEST(TopNSigma, KeepsLogitsWithinNSigmaOfTheMax) {
   }
 }
 
+TEST(FindGreater, MatchesALinearScanAtEveryOffset) {
+  // Sizes and offsets around the 16-wide blocks, with NaN and equal values that must not match.
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> small(0, 9);
+  for (size_t n : {0u, 1u, 15u, 16u, 17u, 33u, 100u}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = static_cast<float>(small(rng));
+    if (n > 5) x[5] = std::nanf("");
+    for (float threshold : {-1.0f, 4.0f, 8.0f, 9.0f}) {
+      for (size_t begin = 0; begin <= n; ++begin) {
+        size_t expected = begin;
+        while (expected < n && !(x[expected] > threshold)) ++expected;
+        ASSERT_EQ(find_greater(x.data(), begin, n, threshold), expected)
+            << "n=" << n << " begin=" << begin << " threshold=" << threshold;
+      }
+    }
+  }
+}
+
 TEST(DrawIndex, WalksTheCumulativeDistribution) {
   Candidates c;
   c.assign(std::vector<TokenData>{{7, 0, 0.2f}, {8, 0, 0.3f}, {9, 0, 0.5f}});
@@ -278,6 +332,29 @@ TEST(DrawIndex, WalksTheCumulativeDistribution) {
   EXPECT_EQ(draw_index(c, 0.49), 1u);
   EXPECT_EQ(draw_index(c, 0.51), 2u);
   EXPECT_EQ(draw_index(c, 0.9999999), 2u);
+}
+
+TEST(DrawIndex, BlockSkippingAgreesWithTheCumulativeWalk) {
+  // 1000 candidates: whole 64-entry blocks are skipped before the final walk.
+  std::vector<TokenData> tokens;
+  for (int32_t i = 0; i < 1000; ++i) tokens.push_back({i, 0, i % 7 == 0 ? 0.0f : 1.0f});
+  double total = 0;
+  for (const TokenData& t : tokens) total += t.p;
+  for (TokenData& t : tokens) t.p = static_cast<float>(t.p / total);
+  Candidates c;
+  c.assign(tokens);
+  for (double u : {0.0, 0.1, 0.33333, 0.5, 0.77, 0.999}) {
+    double cum = 0;
+    size_t expected = 0;
+    for (; expected < tokens.size(); ++expected) {
+      cum += tokens[expected].p;
+      if (cum > u) break;
+    }
+    const size_t got = draw_index(c, u);
+    // Summation order differs between the two, so allow the neighbouring candidate at a boundary.
+    EXPECT_LE(got > expected ? got - expected : expected - got, 1u) << "u=" << u;
+    EXPECT_GT(c[got].p, 0.0f);
+  }
 }
 
 TEST(DrawIndex, NeverPicksAZeroProbabilityCandidate) {
