@@ -3,10 +3,16 @@
 White_Space property, which the BPE pre-tokenizers need for \\p{L}, \\p{N}, \\s, ... .
 
 Source of truth, in order of preference:
-  1. The Unicode Character Database files UnicodeData.txt and PropList.txt (Debian package
-     `unicode-data` installs them under /usr/share/unicode; pass another folder with --ucd).
-     llama.cpp builds its tables from the same two files.
-  2. Python's `unicodedata` module, when no UCD folder is found (see white_space_from_python()).
+  1. --ucd DIR: the Unicode Character Database files UnicodeData.txt and PropList.txt, the files
+     llama.cpp builds its own tables from (Debian's `unicode-data` puts them in /usr/share/unicode).
+  2. The `unicodedata2` package (PyPI; a backport of unicodedata for a chosen Unicode release) for
+     General_Category, with White_Space from PropList.txt when /usr/share/unicode has it.
+  3. /usr/share/unicode's UCD files.
+  4. Python's own `unicodedata` (see white_space_from_python()).
+Pick the Unicode release llama.cpp's src/unicode-data.cpp was made from, so that pre-tokenization
+of newly assigned characters agrees too (llama.cpp v0.5.0: Unicode 15.1, i.e. unicodedata2==15.1.0:
+  pip install --target /tmp/ud2 unicodedata2==15.1.0
+  PYTHONPATH=/tmp/ud2 python3 scripts/gen-unicode-tables.py > src/tokenizer/unicode_tables.cpp).
 
 Usage: python3 scripts/gen-unicode-tables.py [--ucd DIR] > src/tokenizer/unicode_tables.cpp
 The output is deterministic for a given source; do not edit it by hand.
@@ -87,19 +93,34 @@ def white_space_from_python():
     return {cp for cp in range(MAX_CODEPOINTS) if chr(cp).isspace()} - set(range(0x1C, 0x20))
 
 
-def load_python():
-    classes = [class_of(unicodedata.category(chr(cp))) for cp in range(MAX_CODEPOINTS)]
-    return classes, white_space_from_python(), f"Python unicodedata {unicodedata.unidata_version}"
+def load_python(module, name, proplist_folder):
+    classes = [class_of(module.category(chr(cp))) for cp in range(MAX_CODEPOINTS)]
+    source = f"Python {name} {module.unidata_version}"
+    if proplist_folder:
+        # White_Space has not changed since Unicode 6; any recent PropList.txt gives it.
+        _, white, ucd = load_ucd(proplist_folder)
+        return classes, white, f"{source}, White_Space from {ucd}"
+    return classes, white_space_from_python(), source
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ucd", default="/usr/share/unicode", help="folder with UnicodeData.txt and PropList.txt")
+    parser.add_argument("--ucd", help="folder with UnicodeData.txt and PropList.txt")
     args = parser.parse_args()
-    if os.path.isfile(os.path.join(args.ucd, "UnicodeData.txt")) and os.path.isfile(os.path.join(args.ucd, "PropList.txt")):
+    system_ucd = "/usr/share/unicode"
+    has_system_ucd = all(os.path.isfile(os.path.join(system_ucd, f)) for f in ("UnicodeData.txt", "PropList.txt"))
+    try:
+        import unicodedata2
+    except ImportError:
+        unicodedata2 = None
+    if args.ucd:
         classes, white, source = load_ucd(args.ucd)
+    elif unicodedata2 is not None:
+        classes, white, source = load_python(unicodedata2, "unicodedata2", system_ucd if has_system_ucd else None)
+    elif has_system_ucd:
+        classes, white, source = load_ucd(system_ucd)
     else:
-        classes, white, source = load_python()
+        classes, white, source = load_python(unicodedata, "unicodedata", None)
 
     flags = [c | (FLAG_WHITESPACE if cp in white else 0) for cp, c in enumerate(classes)]
 

