@@ -224,7 +224,7 @@ Status SamplerParams::validate(int32_t n_vocab) const {
   if (!std::isfinite(frequency_penalty)) {
     return invalid_argument("--frequency-penalty must be finite, got ", frequency_penalty);
   }
-  if (min_keep < 0) return invalid_argument("--min-keep must be >= 0, got ", min_keep);
+  if (min_keep < 0) return invalid_argument("sampler: min_keep must be >= 0, got ", min_keep);
   for (const LogitBias& lb : logit_bias) {
     if (lb.token < 0 || lb.token >= n_vocab) {
       return invalid_argument("--logit-bias: token ", lb.token, " is outside the vocabulary (0..",

@@ -81,7 +81,8 @@ struct SamplerParams {
   float repeat_penalty = 1.00f;     // --repeat-penalty; 1 disables
   float presence_penalty = 0.00f;   // --presence-penalty
   float frequency_penalty = 0.00f;  // --frequency-penalty
-  int32_t min_keep = 0;             // --min-keep; top-p, min-p and typical keep at least this many
+  int32_t min_keep = 0;             // top-p, min-p and typical keep at least this many (llama.cpp's
+                                    // min_keep; its server takes it, its CLI has no flag)
   std::vector<LogitBias> logit_bias;  // --logit-bias, repeatable; entries for one token add up
   std::vector<SamplerKind> sequence = default_sampler_sequence();  // --sampling-seq
 

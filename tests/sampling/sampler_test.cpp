@@ -153,7 +153,7 @@ TEST(SamplerParams, InvalidValuesGiveErrorsNamingTheFlag) {
       {"--repeat-penalty", [](SamplerParams& p) { p.repeat_penalty = -1.0f; }},
       {"--presence-penalty", [](SamplerParams& p) { p.presence_penalty = kInf; }},
       {"--frequency-penalty", [](SamplerParams& p) { p.frequency_penalty = std::nanf(""); }},
-      {"--min-keep", [](SamplerParams& p) { p.min_keep = -3; }},
+      {"min_keep", [](SamplerParams& p) { p.min_keep = -3; }},
       {"--logit-bias",
        [](SamplerParams& p) {
          p.logit_bias.push_back({100, 1.0f});
