@@ -3,18 +3,24 @@ JOBS ?= $(shell nproc)
 BUILD ?= build/release
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build demo test test-asan bench fuzz format clean
+.PHONY: all setup configure build build-cli demo test test-asan bench fuzz format clean
 
 all: build
 
 setup:
 	@scripts/setup
 
-build: setup
+configure: setup
 	@cmake --preset release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	@cmake --build --preset release -j $(JOBS)
 
-demo: build
+# The demo needs only the command-line tool, not the tests.
+build-cli: configure
+	@cmake --build --preset release -j $(JOBS) --target lathe-cli
+
+demo: build-cli
 	@scripts/demo
 
 test: build
