@@ -163,6 +163,19 @@ Expected<Tokenizer> Tokenizer::create(Vocab vocab, const Logger& logger) {
     }
   }
 
+  const auto& order = v.special_match_order();
+  for (uint32_t i = 0; i < order.size(); ++i) {
+    const std::string_view text = v.text(order[i]);
+    const auto b0 = static_cast<uint8_t>(text[0]);
+    t.special_first_byte_[b0] = true;
+    if (text.size() == 1) {
+      t.special_single_[b0].push_back(i);
+    } else {
+      t.special_by_prefix_[static_cast<uint16_t>(b0 << 8 | static_cast<uint8_t>(text[1]))]
+          .push_back(i);
+    }
+  }
+
   if (v.type() == VocabType::kSpm) {
     t.spm_words_are_independent_ = true;
     for (TokenId id = 0; id < n_vocab && t.spm_words_are_independent_; ++id) {
@@ -254,15 +267,43 @@ void Tokenizer::partition_special(std::string_view text, bool parse_special,
   fragments.clear();
   if (text.empty()) return;
   fragments.push_back(Fragment{kNoToken, 0, static_cast<uint32_t>(text.size())});
+  const auto& order = vocab_.special_match_order();
+  if (order.empty()) return;
+  // Which special tokens occur at all, in one pass over the text; only those split fragments.
+  std::vector<char> occurs(order.size(), 0);
+  size_t n_occurring = 0;
+  const auto mark = [&](uint32_t i, size_t pos) {
+    if (occurs[i]) return;
+    const std::string_view token = vocab_.text(order[i]);
+    if (text.compare(pos, token.size(), token) == 0) {
+      occurs[i] = 1;
+      ++n_occurring;
+    }
+  };
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    const auto b0 = static_cast<uint8_t>(text[pos]);
+    if (!special_first_byte_[b0]) continue;
+    for (uint32_t i : special_single_[b0]) mark(i, pos);
+    if (pos + 1 < text.size()) {
+      auto it = special_by_prefix_.find(
+          static_cast<uint16_t>(b0 << 8 | static_cast<uint8_t>(text[pos + 1])));
+      if (it != special_by_prefix_.end()) {
+        for (uint32_t i : it->second) mark(i, pos);
+      }
+    }
+  }
+  if (n_occurring == 0) return;
+
   std::vector<Fragment> next;
   const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   // Longest token first: each one splits every text fragment at all of its occurrences.
-  for (TokenId id : vocab_.special_match_order()) {
+  for (uint32_t index = 0; index < order.size(); ++index) {
+    if (!occurs[index]) continue;
+    const TokenId id = order[index];
     const uint32_t a = vocab_.attrs(id);
     // Without parse_special only user-defined tokens are matched (as Hugging Face does).
     if (!parse_special && (a & (attr::kControl | attr::kUnknown))) continue;
     const std::string_view token = vocab_.text(id);
-    if (text.find(token) == std::string_view::npos) continue;
     next.clear();
     for (const Fragment& f : fragments) {
       if (f.token != kNoToken) {

@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/log.h"
@@ -110,8 +111,13 @@ class Tokenizer {
   bool spm_words_are_independent_ = false;
   int32_t byte_symbol_[256] = {};            // symbol of each raw byte (BPE)
   std::vector<TokenId> byte_fallback_[256];  // tokens for a byte when its symbol is no token
-  std::string pieces_;                       // rendered pieces, render_special = true
-  std::vector<uint32_t> piece_offsets_;      // n_tokens + 1
+  // Finding which special tokens occur in a text in one pass: tokens by their first two bytes
+  // (one-byte tokens by their byte), as indices into vocab_.special_match_order().
+  bool special_first_byte_[256] = {};
+  std::vector<uint32_t> special_single_[256];
+  std::unordered_map<uint16_t, std::vector<uint32_t>> special_by_prefix_;
+  std::string pieces_;                   // rendered pieces, render_special = true
+  std::vector<uint32_t> piece_offsets_;  // n_tokens + 1
 };
 
 // Turns a stream of token ids into text as they arrive, emitting only whole UTF-8 characters (a
