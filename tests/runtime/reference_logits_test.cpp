@@ -39,9 +39,9 @@ class ReferenceLogitsTest : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(ReferenceLogitsTest, MatchesLlamaCpp) {
   const ModelCase& mc = GetParam();
-  LATHE_SHARED_FIXTURE_OR_SKIP(model_path, "models/" + mc.name + ".gguf");
-  LATHE_SHARED_FIXTURE_OR_SKIP(ref_dir, "reference");
-  const auto ref = testing::load_reference(ref_dir, mc.name + ".json");
+  LATHE_FIXTURE_OR_SKIP(model_path, "models/" + mc.name + ".gguf");
+  LATHE_FIXTURE_OR_SKIP(ref_json, "reference/" + mc.name + ".json");
+  const auto ref = testing::load_reference(ref_json.substr(0, ref_json.rfind('/')), mc.name + ".json");
   auto model = model::Model::load(model_path);
   ASSERT_TRUE(model) << model.error().message();
   ASSERT_EQ((*model)->hparams().n_vocab, ref.n_vocab);
