@@ -341,6 +341,8 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special,
 
 void Tokenizer::encode_append(std::string_view text, bool add_special, bool parse_special,
                               std::vector<TokenId>& out) const {
+  // Offsets are 32-bit; a text of 4 GiB or more is cut there (see the header).
+  if (text.size() >= UINT32_MAX) text = text.substr(0, UINT32_MAX - 1);
   Scratch scratch;
   partition_special(text, parse_special, scratch.fragments);
   const size_t first = out.size();

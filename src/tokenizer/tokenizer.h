@@ -64,6 +64,7 @@ class Tokenizer {
   bool is_eog(TokenId id) const { return vocab_.is_eog(id); }
   bool is_control(TokenId id) const { return vocab_.is_control(id); }
 
+  // Texts must be shorter than 4 GiB (anything past that is ignored).
   std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const;
   // Appends to `out` (reuse one vector across calls to avoid reallocating).
   void encode_append(std::string_view text, bool add_special, bool parse_special,
