@@ -92,3 +92,24 @@ TEST_F(RunCommandTest, ChatThroughAPseudoTerminal) {
 
 }  // namespace
 }  // namespace lathe
+
+namespace lathe {
+namespace {
+
+// llama2.c's run.c prints this text at temperature 0 for "Once upon a time" (64 positions).
+TEST(RunGolden, Stories260KReproducesLlama2cText) {
+  LATHE_SHARED_FIXTURE_OR_SKIP(model, "real/stories260K/stories260K.gguf");
+  LATHE_SHARED_FIXTURE_OR_SKIP(golden_path, "real/stories260K/golden_greedy_n64.txt");
+  const auto golden_bytes = testing::read_file_bytes(golden_path);
+  std::string golden(golden_bytes.begin(), golden_bytes.end());
+  while (!golden.empty() && golden.back() == '\n') golden.pop_back();
+  std::string out;
+  ASSERT_EQ(testing::run_command("(" + testing::lathe_binary() + " run -m " + model +
+                                     " -p 'Once upon a time' -n 60 --temp 0 -t 1 2>/dev/null)",
+                                 &out),
+            0);
+  EXPECT_EQ(out.substr(0, golden.size()), golden) << out;
+}
+
+}  // namespace
+}  // namespace lathe

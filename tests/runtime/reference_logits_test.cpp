@@ -18,6 +18,13 @@ using testing::relative_rms;
 struct ModelCase {
   std::string name;
   double tolerance;  // relative RMS of the last prompt position's logits
+  // Where the model and its reference live, relative to a fixtures folder.
+  std::string model_file() const {
+    return name == "stories260K" ? "real/stories260K/stories260K.gguf" : "models/" + name + ".gguf";
+  }
+  std::string reference_file() const {
+    return name == "stories260K" ? "real/stories260K/reference.json" : "reference/" + name + ".json";
+  }
 };
 
 // Tolerances (docs/ACCURACY.md has the measurements behind them). These random-weight models
@@ -31,6 +38,8 @@ const ModelCase kModels[] = {
     {"tiny-llama-f16", 1e-3},  {"tiny-llama-bf16", 1e-2},  {"tiny-llama-q8_0", 5e-2},
     {"tiny-llama-q4_0", 5e-2}, {"tiny-llama-q4_k", 5e-2},  {"tiny-llama-q6_k", 5e-2},
     {"tiny-llama-iq4_xs", 5e-2}, {"tiny-qwen2-q4_0", 5e-2}, {"tiny-qwen3-q8_0", 5e-2},
+    // A trained model (llama2.c's stories260K, converted by llama.cpp), all f32.
+    {"stories260K", 1e-3},
 };
 
 double rms(const std::vector<float>& v) {
@@ -49,9 +58,10 @@ class ReferenceLogitsTest : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(ReferenceLogitsTest, MatchesLlamaCpp) {
   const ModelCase& mc = GetParam();
-  LATHE_FIXTURE_OR_SKIP(model_path, "models/" + mc.name + ".gguf");
-  LATHE_FIXTURE_OR_SKIP(ref_json, "reference/" + mc.name + ".json");
-  const auto ref = testing::load_reference(ref_json.substr(0, ref_json.rfind('/')), mc.name + ".json");
+  LATHE_FIXTURE_OR_SKIP(model_path, mc.model_file());
+  LATHE_FIXTURE_OR_SKIP(ref_json, mc.reference_file());
+  const size_t slash = ref_json.rfind('/');
+  const auto ref = testing::load_reference(ref_json.substr(0, slash), ref_json.substr(slash + 1));
   auto model = model::Model::load(model_path);
   ASSERT_TRUE(model) << model.error().message();
   ASSERT_EQ((*model)->hparams().n_vocab, ref.n_vocab);
