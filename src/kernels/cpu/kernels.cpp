@@ -6,6 +6,11 @@
 #include "kernels/cpu/ref/ref.h"
 #include "quant/quant.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#define LATHE_X86_KERNELS 1
+#include "kernels/cpu/x86/x86_kernels.h"
+#endif
+
 namespace lathe::kernels {
 
 namespace {
@@ -18,7 +23,7 @@ void reference_matmul(const MatmulArgs& args, int64_t row_begin, int64_t row_end
 }
 
 constexpr TensorType kComputeTypes[] = {
-    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0,
+    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16,   TensorType::kQ8_0,
     TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kIQ4_XS, TensorType::kQ4_K,
     TensorType::kQ6_K, TensorType::kQ8_1, TensorType::kQ8_K,
 };
@@ -54,11 +59,43 @@ KernelTable reference_kernels() {
 }
 
 KernelTable select_kernels(const CpuFeatures& cpu, KernelLevel level) {
+  // Each level is layered over the one below: every slot a SIMD level leaves empty keeps the
+  // kernel of the level below it, down to the reference. A level the CPU lacks falls back to the
+  // best one it has; `isa` says which level the table really is.
+  KernelTable table = reference_kernels();
+#if defined(LATHE_X86_KERNELS)
+  if (level >= KernelLevel::kAvx2 && cpu.has_avx2_fma()) {
+    x86::install_avx2(table);
+    table.isa = "avx2";
+  }
+  if (level >= KernelLevel::kAvx512 && cpu.has_avx512_vnni()) {
+    x86::install_avx512(table, cpu);
+    table.isa = "avx512";
+  }
+#else
   (void)cpu;
   (void)level;
-  // SIMD tables are layered over the reference as they are written; every slot they leave empty
-  // keeps the reference kernel.
-  return reference_kernels();
+#endif
+  return table;
 }
+
+#if defined(LATHE_X86_KERNELS)
+namespace x86 {
+
+void install_avx2(KernelTable& table) {
+  avx2::install_quantizers(table);
+  avx2::install_matmul_q32(table);
+  avx2::install_matmul_kquants(table);
+  avx2::install_matmul_float(table);
+}
+
+void install_avx512(KernelTable& table, const CpuFeatures& cpu) {
+  avx512::install_matmul_q32(table);
+  avx512::install_matmul_kquants(table);
+  avx512::install_matmul_float(table, cpu.avx512bf16);
+}
+
+}  // namespace x86
+#endif
 
 }  // namespace lathe::kernels

@@ -1,0 +1,135 @@
+// AVX-512 matmuls of the float formats: F32 (activations f32), F16 (f16) and BF16 (bf16).
+//
+// Every (weight row, activation row) pair owns one 16-lane f32 accumulator that walks k in the
+// same steps whatever the tile around it, and ends in the same horizontal sum: a result never
+// depends on the batch size or on the row split. A tile of 4 weight rows × up to 4 activation
+// rows converts each loaded vector once for all the pairs that use it.
+//
+// BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
+#include "kernels/cpu/x86/common_avx512.h"
+#include "kernels/cpu/x86/x86_kernels.h"
+
+namespace lathe::kernels::x86::avx512 {
+
+namespace {
+
+// Loads 16 elements as f32; `mask` selects the valid ones (the rest read as 0).
+struct F32 {
+  static constexpr int kStep = 16;
+  using Vec = __m512;
+  static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
+    return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(p) + i);
+  }
+  static __m512 madd(__m512 acc, Vec w, Vec x) { return _mm512_fmadd_ps(w, x, acc); }
+};
+
+struct F16 {
+  static constexpr int kStep = 16;
+  using Vec = __m512;
+  static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
+    return _mm512_cvtph_ps(
+        _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(p) + i));
+  }
+  static __m512 madd(__m512 acc, Vec w, Vec x) { return _mm512_fmadd_ps(w, x, acc); }
+};
+
+struct BF16 {
+  static constexpr int kStep = 16;
+  using Vec = __m512;
+  static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
+    const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(p) + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static __m512 madd(__m512 acc, Vec w, Vec x) { return _mm512_fmadd_ps(w, x, acc); }
+};
+
+// 32 bf16 per step, paired products with vdpbf16ps.
+struct BF16Dot {
+  static constexpr int kStep = 32;
+  using Vec = __m512i;
+  static Vec load(const uint8_t* p, int64_t i, __mmask32 mask) {
+    return _mm512_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(p) + i);
+  }
+  static __m512 madd(__m512 acc, Vec w, Vec x) {
+    return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh&>(w), reinterpret_cast<__m512bh&>(x));
+  }
+};
+
+template <class T>
+auto tail_mask(int64_t n) {
+  if constexpr (T::kStep == 32) {
+    return static_cast<__mmask32>(n >= 32 ? 0xffffffffu : (1u << n) - 1);
+  } else {
+    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1);
+  }
+}
+
+template <class T, int R, int C>
+void tile(const MatmulArgs& a, int64_t r0, int64_t c0) {
+  const uint8_t* w[R];
+  const uint8_t* x[C];
+  for (int r = 0; r < R; ++r) w[r] = a.weights + static_cast<uint64_t>(r0 + r) * a.weight_row_bytes;
+  for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  const auto step = [&](int64_t i, auto mask) {
+    typename T::Vec wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = T::load(w[r], i, mask);
+    for (int c = 0; c < C; ++c) {
+      const typename T::Vec xv = T::load(x[c], i, mask);
+      for (int r = 0; r < R; ++r) acc[r][c] = T::madd(acc[r][c], wv[r], xv);
+    }
+  };
+  const auto full = tail_mask<T>(T::kStep);
+  int64_t i = 0;
+  for (; i + T::kStep <= a.k; i += T::kStep) step(i, full);
+  if (i < a.k) step(i, tail_mask<T>(a.k - i));
+  for (int c = 0; c < C; ++c) {
+    for (int r = 0; r < R; ++r) {
+      float v = _mm512_reduce_add_ps(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[r0 + r];
+      a.out[(c0 + c) * a.out_stride + r0 + r] = v;
+    }
+  }
+}
+
+template <class T, int R, int C>
+void tile_cols(const MatmulArgs& a, int64_t r0, int64_t c0, int64_t n) {
+  if constexpr (C > 0) {
+    if (n == C) {
+      tile<T, R, C>(a, r0, c0);
+    } else {
+      tile_cols<T, R, C - 1>(a, r0, c0, n);
+    }
+  }
+}
+
+template <class T, int R>
+void tile_rows(const MatmulArgs& a, int64_t r0, int64_t n_rows) {
+  if constexpr (R > 0) {
+    if (n_rows == R) {
+      for (int64_t c = 0; c < a.n_b; c += 4)
+        tile_cols<T, R, 4>(a, r0, c, std::min<int64_t>(4, a.n_b - c));
+    } else {
+      tile_rows<T, R - 1>(a, r0, n_rows);
+    }
+  }
+}
+
+template <class T>
+void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; r += 4)
+    tile_rows<T, 4>(a, r, std::min<int64_t>(4, row_end - r));
+}
+
+}  // namespace
+
+void install_matmul_float(KernelTable& table, bool bf16) {
+  table.matmul[static_cast<size_t>(TensorType::kF32)] = &matmul<F32>;
+  table.matmul[static_cast<size_t>(TensorType::kF16)] = &matmul<F16>;
+  table.matmul[static_cast<size_t>(TensorType::kBF16)] = bf16 ? &matmul<BF16Dot> : &matmul<BF16>;
+}
+
+}  // namespace lathe::kernels::x86::avx512

@@ -1,0 +1,268 @@
+// Every SIMD matmul at every level this CPU runs, against the scalar reference table, on odd
+// shapes: k of 1, 3, 7, 13 blocks, 1 to 17 activation rows, an odd row range that starts past 0,
+// an output stride wider than the rows, with and without bias.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "kernels/cpu/kernels.h"
+#include "quant/quant.h"
+
+namespace lathe::kernels {
+namespace {
+
+struct Level {
+  KernelLevel level;
+  const char* isa;
+};
+
+constexpr Level kSimdLevels[] = {{KernelLevel::kAvx2, "avx2"}, {KernelLevel::kAvx512, "avx512"}};
+
+constexpr TensorType kWeightTypes[] = {
+    TensorType::kF32,  TensorType::kF16,    TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ4_0,
+    TensorType::kQ4_1, TensorType::kIQ4_XS, TensorType::kQ4_K, TensorType::kQ6_K,
+};
+
+// The table of `level`, or nullopt (with the reason in *why) when this CPU cannot run it.
+std::optional<KernelTable> table_for(const Level& l, std::string* why) {
+  KernelTable t = select_kernels(CpuFeatures::detect(), l.level);
+  if (t.isa != l.isa) {
+    *why = std::string("this CPU has no ") + l.isa + " (best level: " + t.isa + ")";
+    return std::nullopt;
+  }
+  return t;
+}
+
+// Normalized error bound of each type: integer-dot formats differ from the reference only in
+// float accumulation order (lathe's kernels in fact reproduce it exactly); float formats
+// accumulate in f32 lanes where the reference uses double.
+double tolerance(TensorType t) {
+  switch (t) {
+    case TensorType::kF32:
+    case TensorType::kF16:
+      return 2e-5;
+    case TensorType::kBF16:
+      return 1e-4;
+    default:
+      return 1e-5;
+  }
+}
+
+struct Problem {
+  TensorType type;
+  int64_t k;
+  int64_t rows;
+  int64_t n_b;
+  std::vector<uint8_t> weights;
+  uint64_t weight_row_bytes;
+  std::vector<uint8_t> acts;  // in vec_dot_type
+  uint64_t act_row_bytes;
+  std::vector<float> bias;
+};
+
+Problem make_problem(const KernelTable& ref, TensorType type, int64_t k, int64_t rows, int64_t n_b,
+                     uint32_t seed) {
+  Problem p{type, k, rows, n_b, {}, 0, {}, 0, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(rows * k));
+  for (size_t i = 0; i < w.size(); ++i) {
+    // Rows of different magnitudes, and an all-zero row, so scales vary between blocks.
+    const int64_t r = static_cast<int64_t>(i) / k;
+    w[i] = r == 5 ? 0.0f : normal(rng) * (0.1f + static_cast<float>(r % 7));
+  }
+  p.weight_row_bytes = *tensor_row_bytes(type, static_cast<uint64_t>(k));
+  p.weights.resize(p.weight_row_bytes * static_cast<uint64_t>(rows));
+  EXPECT_TRUE(quant::quantize_rows(type, w.data(), p.weights.data(), rows, k).ok());
+
+  const TensorType act_type = ref.vec_dot_type_for(type);
+  p.act_row_bytes = *tensor_row_bytes(act_type, static_cast<uint64_t>(k));
+  p.acts.resize(p.act_row_bytes * static_cast<uint64_t>(n_b));
+  std::vector<float> x(static_cast<size_t>(k));
+  for (int64_t b = 0; b < n_b; ++b) {
+    for (auto& v : x) v = normal(rng) * (1.0f + static_cast<float>(b % 3));
+    ref.quantize_for(act_type)(x.data(), p.acts.data() + b * p.act_row_bytes, k);
+  }
+  p.bias.resize(static_cast<size_t>(rows));
+  for (auto& v : p.bias) v = normal(rng);
+  return p;
+}
+
+constexpr float kSentinel = 12345.0f;
+constexpr int64_t kStridePad = 5;
+
+// Runs fn over rows [r0, r1) and returns the whole output (sentinels elsewhere).
+std::vector<float> run(MatmulFn fn, const Problem& p, int64_t r0, int64_t r1, bool with_bias,
+                       int64_t cols_per_call = 0) {
+  const int64_t stride = p.rows + kStridePad;
+  std::vector<float> out(static_cast<size_t>(stride * p.n_b), kSentinel);
+  const int64_t step = cols_per_call > 0 ? cols_per_call : p.n_b;
+  for (int64_t c = 0; c < p.n_b; c += step) {
+    MatmulArgs args{p.weights.data(),
+                    p.weight_row_bytes,
+                    p.k,
+                    p.acts.data() + c * p.act_row_bytes,
+                    p.act_row_bytes,
+                    std::min(step, p.n_b - c),
+                    out.data() + c * stride,
+                    stride,
+                    with_bias ? p.bias.data() : nullptr};
+    fn(args, r0, r1);
+  }
+  return out;
+}
+
+std::string describe(const Problem& p) {
+  return std::string(tensor_type_name(p.type)) + " k=" + std::to_string(p.k) +
+         " rows=" + std::to_string(p.rows) + " n_b=" + std::to_string(p.n_b);
+}
+
+// Element counts per "block" for the shape sweep: the type's block, or 1 for float types.
+int64_t block_elems(TensorType t) {
+  return tensor_type_info(t).block_elems;
+}
+
+class MatmulTest : public ::testing::TestWithParam<Level> {};
+
+TEST_P(MatmulTest, MatchesReferenceOnOddShapes) {
+  std::string why;
+  const auto table = table_for(GetParam(), &why);
+  if (!table) GTEST_SKIP() << why;
+  const KernelTable ref = reference_kernels();
+  uint32_t seed = 1;
+  for (TensorType type : kWeightTypes) {
+    const MatmulFn fn = table->matmul_for(type);
+    ASSERT_NE(fn, nullptr) << tensor_type_name(type);
+    const int64_t be = block_elems(type);
+    std::vector<int64_t> ks;
+    for (int64_t blocks : {1, 3, 7, 13}) ks.push_back(blocks * be);
+    if (be == 1) {
+      for (int64_t k : {32, 96, 224, 416}) ks.push_back(k);
+    }
+    for (int64_t k : ks) {
+      for (int64_t n_b : {1, 2, 3, 5, 8, 17}) {
+        const int64_t rows = 37;
+        const Problem p = make_problem(ref, type, k, rows, n_b, seed++);
+        for (bool with_bias : {false, true}) {
+          SCOPED_TRACE(describe(p) + (with_bias ? " bias" : ""));
+          const int64_t r0 = 3, r1 = 36;
+          const auto got = run(fn, p, r0, r1, with_bias);
+          const auto want = run(ref.matmul_for(type), p, r0, r1, with_bias);
+          double max_ref = 0.0, max_err = 0.0;
+          bool untouched = true;
+          for (size_t i = 0; i < got.size(); ++i) {
+            const int64_t r = static_cast<int64_t>(i) % (rows + kStridePad);
+            if (r < r0 || r >= r1) {
+              untouched = untouched && got[i] == kSentinel;
+              continue;
+            }
+            ASSERT_TRUE(std::isfinite(got[i])) << "index " << i;
+            max_ref = std::max(max_ref, std::fabs(static_cast<double>(want[i])));
+            max_err = std::max(max_err, std::fabs(static_cast<double>(got[i]) - want[i]));
+          }
+          EXPECT_TRUE(untouched) << "wrote outside rows [r0, r1)";
+          EXPECT_LE(max_err, tolerance(type) * std::max(max_ref, 1e-30));
+        }
+      }
+    }
+  }
+}
+
+// The runtime relies on this: a row's result does not depend on how many activation rows are in
+// the batch or on how the weight rows are split between threads, bit for bit.
+TEST_P(MatmulTest, ResultsDoNotDependOnBatchOrRowSplit) {
+  std::string why;
+  const auto table = table_for(GetParam(), &why);
+  if (!table) GTEST_SKIP() << why;
+  const KernelTable ref = reference_kernels();
+  uint32_t seed = 1000;
+  for (TensorType type : kWeightTypes) {
+    const MatmulFn fn = table->matmul_for(type);
+    for (int64_t n_b : {2, 5, 17, 40}) {
+      const Problem p =
+          make_problem(ref, type, 7 * std::max<int64_t>(block_elems(type), 32), 53, n_b, seed++);
+      SCOPED_TRACE(describe(p));
+      const auto whole = run(fn, p, 0, p.rows, true);
+      const auto one_by_one = run(fn, p, 0, p.rows, true, 1);
+      EXPECT_EQ(0, std::memcmp(whole.data(), one_by_one.data(), whole.size() * sizeof(float)))
+          << "n_b=" << n_b << " differs from single activation rows";
+      auto split = run(fn, p, 0, 19, true);
+      const auto rest = run(fn, p, 19, p.rows, true);
+      const int64_t stride = p.rows + kStridePad;
+      for (size_t i = 0; i < split.size(); ++i) {
+        if (static_cast<int64_t>(i) % stride >= 19) split[i] = rest[i];
+      }
+      EXPECT_EQ(0, std::memcmp(whole.data(), split.data(), whole.size() * sizeof(float)))
+          << "row split at 19 changes results";
+    }
+  }
+}
+
+// Stronger than the tolerance above, and a property of how lathe's integer-format kernels are
+// built: exact integer block sums, then the reference's float expression in the reference's order
+// (rows in SIMD lanes), so they return the reference's bits. Float formats are excluded: the
+// reference accumulates them in double.
+TEST_P(MatmulTest, IntegerFormatsReproduceTheReferenceBits) {
+  std::string why;
+  const auto table = table_for(GetParam(), &why);
+  if (!table) GTEST_SKIP() << why;
+  const KernelTable ref = reference_kernels();
+  uint32_t seed = 2000;
+  for (TensorType type : kWeightTypes) {
+    if (type == TensorType::kF32 || type == TensorType::kF16 || type == TensorType::kBF16) continue;
+    for (int64_t blocks : {1, 5}) {
+      const Problem p = make_problem(ref, type, blocks * block_elems(type), 41, 3, seed++);
+      SCOPED_TRACE(describe(p));
+      const auto got = run(table->matmul_for(type), p, 1, p.rows, true);
+      const auto want = run(ref.matmul_for(type), p, 1, p.rows, true);
+      EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+    }
+  }
+}
+
+TEST_P(MatmulTest, SelectKernelsReturnsTheRequestedLevel) {
+  const CpuFeatures cpu = CpuFeatures::detect();
+  const Level l = GetParam();
+  const bool supported = l.level == KernelLevel::kAvx2 ? cpu.has_avx2_fma() : cpu.has_avx512_vnni();
+  if (!supported) GTEST_SKIP() << "this CPU has no " << l.isa;
+  EXPECT_EQ(select_kernels(cpu, l.level).isa, l.isa);
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest, ::testing::ValuesIn(kSimdLevels),
+                         [](const auto& info) { return std::string(info.param.isa); });
+
+TEST(SelectKernels, ScalarAndBest) {
+  const CpuFeatures cpu = CpuFeatures::detect();
+  EXPECT_EQ(select_kernels(cpu, KernelLevel::kScalar).isa, "scalar");
+  const std::string best = select_kernels(cpu, KernelLevel::kBest).isa;
+  if (cpu.has_avx512_vnni()) {
+    EXPECT_EQ(best, "avx512");
+  } else if (cpu.has_avx2_fma()) {
+    EXPECT_EQ(best, "avx2");
+  } else {
+    EXPECT_EQ(best, "scalar");
+  }
+}
+
+TEST(SelectKernels, EveryLevelIsAConsistentTable) {
+  const CpuFeatures cpu = CpuFeatures::detect();
+  const KernelTable ref = reference_kernels();
+  for (KernelLevel level :
+       {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512, KernelLevel::kBest}) {
+    const KernelTable t = select_kernels(cpu, level);
+    for (TensorType type : kWeightTypes) {
+      SCOPED_TRACE(std::string(t.isa) + " " + std::string(tensor_type_name(type)));
+      EXPECT_NE(t.matmul_for(type), nullptr);
+      EXPECT_EQ(t.vec_dot_type_for(type), ref.vec_dot_type_for(type));
+      EXPECT_NE(t.quantize_for(t.vec_dot_type_for(type)), nullptr);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lathe::kernels
