@@ -25,6 +25,16 @@ int64_t PlannedTensor::n_rows() const {
 
 namespace internal {
 
+namespace {
+
+Expected<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error("cannot open ", path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
 const Logger& logger_of(const ConvertOptions& options) {
   return options.logger != nullptr ? *options.logger : Logger::default_logger();
 }
@@ -51,14 +61,19 @@ Expected<tokenizer::VocabSpec> load_vocab(const std::string& tokenizer_path,
                             " is a folder; name its tokenizer.json or tokenizer.bin");
   }
   if (path.extension() == ".json") {
-    // A Hugging Face tokenizer: its companions live in the model folder, or else beside it.
-    const std::string dir = hf_dir.empty() ? path.parent_path().string() : hf_dir;
+    // A Hugging Face tokenizer. Its companions (tokenizer_config.json for BOS/EOS handling,
+    // config.json for the vocabulary size) come from the model folder, else from beside it.
     tokenizer::HfTokenizerFiles files;
-    LATHE_ASSIGN_OR_RETURN(files, tokenizer::read_hf_tokenizer_dir(dir));
-    if (path.filename() != "tokenizer.json" || path.parent_path() != fs::path(dir)) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) return io_error("cannot open ", tokenizer_path);
-      files.tokenizer_json.assign(std::istreambuf_iterator<char>(in), {});
+    LATHE_ASSIGN_OR_RETURN(files.tokenizer_json, read_text(tokenizer_path));
+    const fs::path dirs[] = {fs::path(hf_dir), path.parent_path()};
+    for (const char* name : {"tokenizer_config.json", "config.json"}) {
+      for (const fs::path& dir : dirs) {
+        if (dir.empty() || !fs::exists(dir / name, ec)) continue;
+        LATHE_ASSIGN_OR_RETURN(std::string text, read_text((dir / name).string()));
+        (std::string_view(name) == "config.json" ? files.config_json
+                                                 : files.tokenizer_config_json) = std::move(text);
+        break;
+      }
     }
     auto imported = tokenizer::vocab_from_hf(files, {}, logger);
     if (!imported) return imported.error().with_context(tokenizer_path);

@@ -555,6 +555,26 @@ TEST(ConvertHf, TokenizerMustMatchTheEmbedding) {
   EXPECT_THAT(none.error().message(), HasSubstr("no tokenizer.json"));
 }
 
+TEST(ConvertHf, TokenizerJsonFromAnotherFolder) {
+  LATHE_SHARED_FIXTURE_OR_SKIP(json, "real/TinyStories-656K/tokenizer.json");
+  HfShape s;
+  s.vocab = 2048;
+  const std::string dir = lathe::testing::make_temp_dir("tokjson");
+  write_hf_folder(dir, s, hf_tensors(s));
+  const gguf::File f =
+      convert_and_open(dir, dir + "/out.gguf", options_for(TensorType::kF16, json));
+  EXPECT_EQ(*f.get_string("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(f.get_string_array("tokenizer.ggml.tokens")->size(), 2048u);
+  EXPECT_EQ(*f.get_u32("tokenizer.ggml.bos_token_id"), 1u);
+
+  // The same tokenizer cannot serve a model with another vocabulary size.
+  LATHE_SHARED_FIXTURE_OR_SKIP(bin, "real/stories260K/stories260K.bin");
+  auto result = convert(bin, dir + "/s.gguf", options_for(TensorType::kF16, json));
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().message(),
+              HasSubstr("has 2048 tokens but the model's embedding has 512 rows"));
+}
+
 TEST(ConvertHf, NonFiniteWeightsAreNotQuantized) {
   HfShape s;
   s.hidden = 32;
