@@ -85,7 +85,7 @@ std::pair<int64_t, int64_t> row_chunk(int64_t rows, int ith, int nth) {
 }
 
 void run_matmul(benchmark::State& state, TensorType type, KernelLevel level, int64_t rows,
-                int64_t k, int64_t n_b, int threads, bool stream) {
+                int64_t k, int64_t n_b, int threads, bool stream, bool packed) {
   const KernelTable table = select_kernels(CpuFeatures::detect(), level);
   const char* want = level == KernelLevel::kAvx512 ? "avx512"
                      : level == KernelLevel::kAvx2 ? "avx2"
@@ -94,11 +94,31 @@ void run_matmul(benchmark::State& state, TensorType type, KernelLevel level, int
     state.SkipWithError("this CPU lacks the level");
     return;
   }
-  const Weights& w = weights(type, rows, k, stream);
+  const Weights& file_weights = weights(type, rows, k, stream);
+  const RepackKernels& rk = table.repack_for(type);
+  if (packed && !rk.usable(k)) {
+    state.SkipWithError("no packed layout for this type and level");
+    return;
+  }
+  // The packed copies: one per file copy, packed once (outside the timing).
+  Weights packed_copies;
+  if (packed) {
+    packed_copies.row_bytes = file_weights.row_bytes;
+    packed_copies.matrix_bytes = rk.size(rows, file_weights.row_bytes);
+    packed_copies.copies = file_weights.copies;
+    packed_copies.data.resize(packed_copies.matrix_bytes *
+                              static_cast<uint64_t>(file_weights.copies));
+    const int64_t groups = (rows + rk.group_rows - 1) / rk.group_rows;
+    for (int c = 0; c < file_weights.copies; ++c) {
+      rk.pack(file_weights.data.data() + c * file_weights.matrix_bytes, file_weights.row_bytes,
+              rows, k, 0, groups, packed_copies.data.data() + c * packed_copies.matrix_bytes);
+    }
+  }
+  const Weights& w = packed ? packed_copies : file_weights;
   uint64_t act_row_bytes = 0;
   const std::vector<uint8_t> acts = activations(table, type, k, n_b, &act_row_bytes);
   std::vector<float> out(static_cast<size_t>(rows * n_b));
-  const MatmulFn fn = table.matmul_for(type);
+  const MatmulFn fn = packed ? rk.matmul : table.matmul_for(type);
   ThreadPool pool(threads);
   int copy = 0;
   for (auto _ : state) {
@@ -154,14 +174,17 @@ constexpr TypeName kTypes[] = {
     {TensorType::kF16, "f16"},       {TensorType::kBF16, "bf16"}, {TensorType::kF32, "f32"},
 };
 
-struct LevelName {
+struct Variant {
   KernelLevel level;
   const char* name;
+  bool packed;
 };
 
-constexpr LevelName kLevels[] = {{KernelLevel::kAvx512, "avx512"},
-                                 {KernelLevel::kAvx2, "avx2"},
-                                 {KernelLevel::kScalar, "scalar"}};
+// "avx512p": the AVX-512 kernels on weights repacked in groups of 16 rows (types that have it).
+constexpr Variant kLevels[] = {{KernelLevel::kAvx512, "avx512p", true},
+                               {KernelLevel::kAvx512, "avx512", false},
+                               {KernelLevel::kAvx2, "avx2", false},
+                               {KernelLevel::kScalar, "scalar", false}};
 
 const bool kRegistered = [] {
   for (int threads : {1, 2}) {
@@ -176,6 +199,9 @@ const bool kRegistered = [] {
   constexpr Shape kShapes[] = {{8192, 2048, "8192x2048"}, {2048, 8192, "2048x8192"}};
   for (const auto& t : kTypes) {
     for (const auto& l : kLevels) {
+      const bool has_packed =
+          t.type != TensorType::kF16 && t.type != TensorType::kBF16 && t.type != TensorType::kF32;
+      if (l.packed && !has_packed) continue;
       for (const auto& s : kShapes) {
         for (int64_t n_b : {1, 2, 4}) {
           if (l.level == KernelLevel::kScalar && n_b > 1) continue;
@@ -183,7 +209,7 @@ const bool kRegistered = [] {
             const std::string name = std::string("gemv/") + t.name + "/" + l.name + "/" + s.name +
                                      "/b" + std::to_string(n_b) + "/t" + std::to_string(threads);
             benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, s.rows, s.k,
-                                         n_b, threads, true)
+                                         n_b, threads, true, l.packed)
                 ->UseRealTime()
                 ->Unit(benchmark::kMicrosecond);
           }
@@ -195,7 +221,7 @@ const bool kRegistered = [] {
         const std::string name = std::string("gemv_hot/") + t.name + "/" + l.name + "/512x2048/b" +
                                  std::to_string(n_b) + "/t1";
         benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, 512, 2048, n_b, 1,
-                                     false)
+                                     false, l.packed)
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
       }
@@ -203,7 +229,7 @@ const bool kRegistered = [] {
         const std::string name = std::string("gemm/") + t.name + "/" + l.name +
                                  "/8192x2048/b512/t" + std::to_string(threads);
         benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, 8192, 2048, 512,
-                                     threads, false)
+                                     threads, false, l.packed)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       }

@@ -225,6 +225,47 @@ TEST_P(MatmulTest, IntegerFormatsReproduceTheReferenceBits) {
   }
 }
 
+// Packed weights (RepackKernels) give the same bits as the row-major kernel of the same table, for
+// every row range that starts on a group, a last group that is partly padding, and batches long
+// enough to be processed in several column chunks.
+TEST_P(MatmulTest, PackedWeightsMatchTheRowMajorKernel) {
+  std::string why;
+  const auto table = table_for(GetParam(), &why);
+  if (!table) GTEST_SKIP() << why;
+  const KernelTable ref = reference_kernels();
+  int packed_types = 0;
+  uint32_t seed = 3000;
+  for (TensorType type : kWeightTypes) {
+    const RepackKernels& rk = table->repack_for(type);
+    if (rk.pack == nullptr) continue;
+    ++packed_types;
+    ASSERT_GT(rk.group_rows, 0);
+    for (int64_t blocks : {1, 3, 13}) {
+      for (int64_t n_b : {1, 2, 5, 7, 17, 40}) {
+        const Problem p = make_problem(ref, type, blocks * block_elems(type), 37, n_b, seed++);
+        SCOPED_TRACE(describe(p));
+        ASSERT_TRUE(rk.usable(p.k));
+        std::vector<uint8_t> packed(rk.size(p.rows, p.weight_row_bytes) + 64);
+        const int64_t groups = (p.rows + rk.group_rows - 1) / rk.group_rows;
+        // Pack in two calls, as two threads would.
+        rk.pack(p.weights.data(), p.weight_row_bytes, p.rows, p.k, 0, 1, packed.data());
+        rk.pack(p.weights.data(), p.weight_row_bytes, p.rows, p.k, 1, groups, packed.data());
+        Problem pp = p;
+        pp.weights = packed;
+        for (bool with_bias : {false, true}) {
+          for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 37}, {16, 35}, {0, 16}}) {
+            const auto got = run(rk.matmul, pp, r0, r1, with_bias);
+            const auto want = run(table->matmul_for(type), p, r0, r1, with_bias);
+            EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+                << "rows [" << r0 << ", " << r1 << ")" << (with_bias ? " bias" : "");
+          }
+        }
+      }
+    }
+  }
+  if (packed_types == 0) GTEST_SKIP() << table->isa << " has no packed layouts";
+}
+
 TEST_P(MatmulTest, SelectKernelsReturnsTheRequestedLevel) {
   const CpuFeatures cpu = CpuFeatures::detect();
   const Level l = GetParam();

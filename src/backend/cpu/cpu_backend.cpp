@@ -9,6 +9,7 @@ namespace lathe::backend {
 CpuBackend::CpuBackend(const CpuBackendOptions& options)
     : cpu_(CpuFeatures::detect()),
       kernels_(kernels::select_kernels(cpu_, options.kernel_level)),
+      repack_weights_(options.repack_weights),
       pool_(options.n_threads > 0 ? options.n_threads : default_thread_count()),
       attention_scratch_(static_cast<size_t>(pool_.size())),
       rope_scratch_(static_cast<size_t>(pool_.size())) {}
@@ -59,24 +60,97 @@ void CpuBackend::rms_norm(const float* x, const float* weight, int64_t rows, int
   });
 }
 
+namespace {
+
+// Rows per thread in whole groups, so that each thread starts on a group of the packed layout (and
+// of the row-major kernels' 16-row tiles).
+constexpr int64_t kRowAlign = 16;
+
+std::pair<int64_t, int64_t> row_chunk(int64_t rows, int ith, int nth) {
+  const int64_t groups = (rows + kRowAlign - 1) / kRowAlign;
+  auto [g0, g1] = ThreadPool::chunk(groups, ith, nth);
+  return {std::min(rows, g0 * kRowAlign), std::min(rows, g1 * kRowAlign)};
+}
+
+// A hash of 16 words spread over the weight: it runs on every matmul, so it reads 128 bytes, enough
+// to tell two models' weights apart.
+uint64_t fingerprint(const model::WeightMatrix& w) {
+  const auto* p = static_cast<const uint8_t*>(w.data);
+  const uint64_t total = w.bytes();
+  uint64_t h = 1469598103934665603ull;
+  if (total < sizeof(uint64_t)) return h;
+  constexpr int kSamples = 16;
+  for (int i = 0; i < kSamples; ++i) {
+    uint64_t word;
+    std::memcpy(&word, p + (total - sizeof(word)) / (kSamples - 1) * i, sizeof(word));
+    h = (h ^ word) * 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+void CpuBackend::clear_repacked() {
+  repacked_.clear();
+  repacked_bytes_ = 0;
+}
+
+const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
+                                    const kernels::RepackKernels& rk) {
+  const uint64_t print = fingerprint(w);
+  auto it = repacked_.find(w.data);
+  if (it != repacked_.end()) {
+    const Repacked& r = it->second;
+    if (r.type == w.type && r.rows == w.rows && r.cols == w.cols && r.fingerprint == print) {
+      return r.data.get();
+    }
+    repacked_bytes_ -= r.bytes;
+    repacked_.erase(it);
+  }
+  const uint64_t bytes = rk.size(w.rows, w.row_bytes);
+  constexpr size_t kAlign = 64;
+  void* data = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  if (data == nullptr) return nullptr;  // the row-major kernel still works
+  auto* packed = static_cast<uint8_t*>(data);
+  const int64_t groups = (w.rows + rk.group_rows - 1) / rk.group_rows;
+  parallel(groups, 1, [&](int ith, int nth) {
+    auto [g0, g1] = ThreadPool::chunk(groups, ith, nth);
+    if (g1 > g0) {
+      rk.pack(static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, g0, g1, packed);
+    }
+  });
+  Repacked entry{w.type, w.rows, w.cols, print, {packed, &std::free}, bytes};
+  repacked_bytes_ += bytes;
+  repacked_.emplace(w.data, std::move(entry));
+  return packed;
+}
+
 void CpuBackend::matmul(const model::WeightMatrix& w, const float* bias, const float* x,
                         int64_t n_rows, float* out) {
   const TensorType act_type = kernels_.vec_dot_type_for(w.type);
   const auto quantize = kernels_.quantize_for(act_type);
-  const auto kernel = kernels_.matmul_for(w.type);
+  auto kernel = kernels_.matmul_for(w.type);
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  const kernels::RepackKernels& rk = kernels_.repack_for(w.type);
+  if (repack_weights_ && rk.usable(w.cols) && kRowAlign % rk.group_rows == 0) {
+    if (const uint8_t* packed = repacked(w, rk)) {
+      weights = packed;
+      kernel = rk.matmul;
+    }
+  }
   const auto& act_info = tensor_type_info(act_type);
   const uint64_t act_row_bytes =
       static_cast<uint64_t>(w.cols) / act_info.block_elems * act_info.block_bytes;
   uint8_t* acts = activation_scratch(act_row_bytes * static_cast<uint64_t>(n_rows));
 
-  kernels::MatmulArgs args{static_cast<const uint8_t*>(w.data), w.row_bytes, w.cols, acts,
-                           act_row_bytes, n_rows, out, w.rows, bias};
+  kernels::MatmulArgs args{weights, w.row_bytes, w.cols, acts, act_row_bytes,
+                           n_rows,  out,         w.rows, bias};
   // Activations are converted once per matmul, then every thread takes a share of weight rows.
   parallel(w.rows * w.cols * n_rows, 32768, [&](int ith, int nth) {
     auto [b0, b1] = ThreadPool::chunk(n_rows, ith, nth);
     for (int64_t b = b0; b < b1; ++b) quantize(x + b * w.cols, acts + b * act_row_bytes, w.cols);
     if (nth > 1) pool_.barrier();
-    auto [r0, r1] = ThreadPool::chunk(w.rows, ith, nth);
+    auto [r0, r1] = row_chunk(w.rows, ith, nth);
     if (r1 > r0) kernel(args, r0, r1);
   });
 }
@@ -85,7 +159,8 @@ void CpuBackend::rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t
                       const RopeParams& params) {
   parallel(n_tokens * n_heads * params.head_dim, 16384, [&](int ith, int nth) {
     auto& cache = rope_scratch_[static_cast<size_t>(ith)];
-    if (cache.size() < static_cast<size_t>(params.n_rot)) cache.resize(static_cast<size_t>(params.n_rot));
+    if (cache.size() < static_cast<size_t>(params.n_rot))
+      cache.resize(static_cast<size_t>(params.n_rot));
     auto [begin, end] = ThreadPool::chunk(n_tokens, ith, nth);
     for (int64_t t = begin; t < end; ++t) {
       kernels::ref::rope_cache(static_cast<float>(positions[t]), params, cache.data());
@@ -165,7 +240,8 @@ void CpuBackend::gather_rows(const float* x, int64_t width, const int32_t* rows,
                              float* out) {
   for (int64_t i = 0; i < n; ++i) {
     if (out + i * width != x + rows[i] * width) {
-      std::memmove(out + i * width, x + rows[i] * width, static_cast<size_t>(width) * sizeof(float));
+      std::memmove(out + i * width, x + rows[i] * width,
+                   static_cast<size_t>(width) * sizeof(float));
     }
   }
 }

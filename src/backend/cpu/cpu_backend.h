@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -15,6 +17,9 @@ namespace lathe::backend {
 struct CpuBackendOptions {
   int n_threads = 0;  // 0: one per physical core
   kernels::KernelLevel kernel_level = kernels::KernelLevel::kBest;
+  // Repack quantized weights, on their first matmul, into the layout the SIMD kernels read fastest
+  // (kernels::RepackKernels). Costs one more copy of each such weight (see repacked_bytes()).
+  bool repack_weights = true;
 };
 
 class CpuBackend : public Backend {
@@ -26,6 +31,10 @@ class CpuBackend : public Backend {
   int n_threads() const { return pool_.size(); }
   const kernels::KernelTable& kernels() const { return kernels_; }
   ThreadPool& pool() { return pool_; }
+  // Memory held by repacked copies of weights (0 when repacking is off or unused).
+  uint64_t repacked_bytes() const { return repacked_bytes_; }
+  // Drops every repacked copy; the next matmul of each weight packs it again.
+  void clear_repacked();
 
   Expected<Buffer> allocate(size_t bytes) override;
   void get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
@@ -38,8 +47,8 @@ class CpuBackend : public Backend {
             const RopeParams& params) override;
   void store_kv(const float* k, const float* v, int64_t n_tokens, const int32_t* cells,
                 const KvLayerView& kv, int64_t n_embd_k, int64_t n_embd_v) override;
-  void attention(const float* q, const KvLayerView& kv, const AttentionMask& mask,
-                 int64_t n_tokens, const AttentionParams& params, float* out) override;
+  void attention(const float* q, const KvLayerView& kv, const AttentionMask& mask, int64_t n_tokens,
+                 const AttentionParams& params, float* out) override;
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
   void add(float* x, const float* y, int64_t n) override;
   void gather_rows(const float* x, int64_t width, const int32_t* rows, int64_t n,
@@ -51,13 +60,29 @@ class CpuBackend : public Backend {
   template <typename Job>
   void parallel(int64_t work_items, int64_t min_items_per_thread, Job&& job);
   uint8_t* activation_scratch(size_t bytes);
+  // The repacked copy of w, packing it on first use; null when it cannot be made.
+  const uint8_t* repacked(const model::WeightMatrix& w, const kernels::RepackKernels& rk);
+
+  // A repacked weight, found again by the address, shape and a sample of the bytes of the
+  // original: a model loaded later at the same address does not reuse another model's copy.
+  struct Repacked {
+    TensorType type;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    uint64_t fingerprint = 0;
+    std::unique_ptr<uint8_t, void (*)(void*)> data{nullptr, nullptr};
+    uint64_t bytes = 0;
+  };
 
   CpuFeatures cpu_;
   kernels::KernelTable kernels_;
+  bool repack_weights_ = true;
+  std::unordered_map<const void*, Repacked> repacked_;
+  uint64_t repacked_bytes_ = 0;
   ThreadPool pool_;
   std::vector<uint8_t> activation_scratch_;  // quantized activations of the current matmul
   std::vector<kernels::ref::AttentionScratch> attention_scratch_;  // one per thread
-  std::vector<std::vector<float>> rope_scratch_;                    // one per thread
+  std::vector<std::vector<float>> rope_scratch_;                   // one per thread
 };
 
 }  // namespace lathe::backend

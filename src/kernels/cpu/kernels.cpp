@@ -93,6 +93,7 @@ void install_avx512(KernelTable& table, const CpuFeatures& cpu) {
   avx512::install_matmul_q32(table);
   avx512::install_matmul_kquants(table);
   avx512::install_matmul_float(table, cpu.avx512bf16);
+  avx512::install_matmul_packed(table);
 }
 
 }  // namespace x86

@@ -26,6 +26,7 @@ namespace avx512 {
 void install_matmul_q32(KernelTable& table);
 void install_matmul_kquants(KernelTable& table);
 void install_matmul_float(KernelTable& table, bool bf16);
+void install_matmul_packed(KernelTable& table);
 }  // namespace avx512
 
 }  // namespace lathe::kernels::x86
