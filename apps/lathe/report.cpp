@@ -30,8 +30,10 @@ std::string model_type_label(const model::Model& model) {
   std::string size;
   if (params >= 1e9) {
     size = format("%.1fB", params / 1e9);
-  } else {
+  } else if (params >= 1e7) {
     size = format("%.0fM", params / 1e6);
+  } else {
+    size = format("%.1fM", params / 1e6);
   }
   return model.hparams().architecture + " " + size + " " + model.weight_type_summary();
 }
