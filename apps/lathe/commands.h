@@ -14,6 +14,7 @@ struct Command {
 int run_gguf_info(int argc, char** argv);
 int run_run(int argc, char** argv);
 int run_chat(int argc, char** argv);
+int run_perplexity(int argc, char** argv);
 
 // Prints "lathe <command>: <message>" to stderr and returns 1 (for `return fail(status)`).
 int fail(std::string_view command, const std::string& message);

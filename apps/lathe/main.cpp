@@ -3,7 +3,11 @@
 #include <cstring>
 #include <string>
 
+#include "bench_commands.h"
 #include "commands.h"
+#include "convert_command.h"
+#include "hw_command.h"
+#include "spec_command.h"
 
 namespace lathe::cli {
 
@@ -18,6 +22,15 @@ namespace {
 constexpr Command kCommands[] = {
     {"run", "generate text from a prompt", run_run},
     {"chat", "chat with a model interactively", run_chat},
+    {"bench", "measure prompt and generation speed against the hardware's roofs", run_bench},
+    {"batched-bench", "measure decoding many sequences at once", run_batched_bench},
+    {"speculative", "speculative decoding with a draft model or n-gram lookup", run_speculative},
+    {"perplexity", "perplexity of a model over a text, as llama-perplexity computes it",
+     run_perplexity},
+    {"hw", "measure this machine's memory bandwidth and compute peak", run_hw},
+    {"synth", "write a random-weight model of a real model's shape", run_synth},
+    {"quantize", "re-quantize a GGUF model to another weight type", run_quantize},
+    {"convert", "convert a llama2.c checkpoint or Hugging Face model to GGUF", run_convert},
     {"gguf-info", "print a GGUF file's metadata and tensor table", run_gguf_info},
 };
 
