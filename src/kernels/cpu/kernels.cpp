@@ -87,6 +87,7 @@ void install_avx2(KernelTable& table) {
   avx2::install_matmul_q32(table);
   avx2::install_matmul_kquants(table);
   avx2::install_matmul_float(table);
+  avx2::install_vec(table);
 }
 
 void install_avx512(KernelTable& table, const CpuFeatures& cpu) {

@@ -20,6 +20,7 @@ void install_quantizers(KernelTable& table);
 void install_matmul_q32(KernelTable& table);
 void install_matmul_kquants(KernelTable& table);
 void install_matmul_float(KernelTable& table);
+void install_vec(KernelTable& table);
 }  // namespace avx2
 
 namespace avx512 {
