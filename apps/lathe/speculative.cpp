@@ -253,6 +253,10 @@ Status speculate(ModelFlags& model_flags, SamplingFlags& sampling_flags, SpecOpt
   std::fprintf(stderr, "n_drafted = %" PRId64 "\n", s.n_drafted);
   std::fprintf(stderr, "n_accept  = %" PRId64 "\n", s.n_accepted);
   std::fprintf(stderr, "accept    = %.3f%%\n", 100.0 * s.acceptance());
+  std::fprintf(stderr,
+               "alpha     = %.3f (%" PRId64 " accepted of %" PRId64
+               " tested; a rejection ends a pass untested)\n",
+               s.alpha(), s.n_accepted, s.n_checked);
   std::fprintf(stderr, "\n");
   std::fprintf(stderr, "draft:    %s; --draft %d, --draft-min %d\n", source_text.c_str(),
                sp.n_draft, sp.n_draft_min);
@@ -286,16 +290,25 @@ Status speculate(ModelFlags& model_flags, SamplingFlags& sampling_flags, SpecOpt
   }
   const double c = t_target > 0 ? t_draft / t_target : 0.0;
   const double n_mean = s.drafted_per_pass();
-  const double expected = spec::expected_speedup(s.acceptance(), c, n_mean);
+  const double expected = spec::expected_speedup(s.alpha(), c, n_mean);
+  // The formula assumes a pass of N+1 positions costs one single-token decode; this says what it
+  // costs here.
+  const double pass_cost = s.n_passes > 0 && t_target > 0
+                               ? s.target_seconds / static_cast<double>(s.n_passes) / t_target
+                               : 0.0;
   const double measured = s.generate_seconds > 0 ? plain.generate_seconds / s.generate_seconds : 0;
   print_rate("baseline:", s.n_generated, plain.generate_seconds);
   std::fprintf(stderr, "cost:     1-token decode: draft %.3f ms, target %.3f ms -> c = %.3f\n",
                t_draft * 1e3, t_target * 1e3, c);
+  std::fprintf(stderr,
+               "verify:   a target pass of %.2f positions costs %.2f single-token decodes (the "
+               "expected speed-up assumes 1)\n",
+               n_mean + 1.0, pass_cost);
   std::fprintf(
       stderr,
       "speed-up = %.2fx over the target alone (expected %.2fx = (1 - a^(N+1)) / ((1 - a)(1 "
       "+ cN)) with a = %.3f, c = %.3f, N = %.2f drafted per pass)\n",
-      measured, expected, s.acceptance(), c, n_mean);
+      measured, expected, s.alpha(), c, n_mean);
   if (resolved.temp <= 0.0f) {
     const auto& spec_tokens = gen.tokens;
     size_t first_diff = 0;

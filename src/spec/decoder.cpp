@@ -179,7 +179,6 @@ Expected<StepResult> SpeculativeDecoder::step(int64_t max_tokens) {
 
   timer.restart();
   const auto n_vocab = static_cast<size_t>(target_->n_vocab());
-  int evaluated = 0;
   for (size_t i = 0; i <= n; ++i) {
     const float* row = target_->logits(i);
     if (row == nullptr) return internal_error("the target returned no logits for position ", i);
@@ -188,7 +187,7 @@ Expected<StepResult> SpeculativeDecoder::step(int64_t max_tokens) {
     TokenId token = 0;
     bool rejected = false;
     if (i < n) {
-      ++evaluated;
+      ++result.n_checked;
       const TokenId d = draft.tokens[i];
       const float p_d = sampler_.probability(d);
       float q_d = 1.0f;
@@ -220,7 +219,7 @@ Expected<StepResult> SpeculativeDecoder::step(int64_t max_tokens) {
     if (max_tokens > 0 && static_cast<int64_t>(result.tokens.size()) >= max_tokens) break;
   }
   stats_.sample_seconds += timer.elapsed_s();
-  result.n_drafted = evaluated;
+  result.n_drafted = static_cast<int>(n);
 
   // The committed tokens sit at n_past + 1 .. n_past + m; all but the last are accepted drafts,
   // already in the cache. The last one becomes the pending token, and everything from its
@@ -231,6 +230,7 @@ Expected<StepResult> SpeculativeDecoder::step(int64_t max_tokens) {
 
   stats_.n_passes += 1;
   stats_.n_drafted += result.n_drafted;
+  stats_.n_checked += result.n_checked;
   stats_.n_accepted += result.n_accepted;
   stats_.n_generated += m;
   stats_.generate_seconds += pass_timer.elapsed_s();

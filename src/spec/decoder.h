@@ -51,7 +51,9 @@ struct SpecStats {
   double prefill_target_seconds = 0.0;  // target prompt processing
   double prefill_draft_seconds = 0.0;   // draft source's prompt processing
   int64_t n_passes = 0;
-  int64_t n_drafted = 0;    // tokens proposed and checked by the target
+  int64_t n_drafted = 0;    // tokens proposed and decoded by the target in its passes
+  int64_t n_checked = 0;    // drafted tokens the acceptance test reached (it stops at the first
+                            // rejection, so the tokens after it are never tested)
   int64_t n_accepted = 0;   // drafted tokens the target kept
   int64_t n_generated = 0;  // tokens committed: accepted drafts plus one per pass (fewer at an end)
   double draft_seconds = 0.0;     // in the draft source (decodes and its sampling)
@@ -59,9 +61,16 @@ struct SpecStats {
   double sample_seconds = 0.0;    // target-side sampling and acceptance tests
   double generate_seconds = 0.0;  // wall time of all passes
 
-  // Fraction of drafted tokens accepted (alpha); 0 when nothing was drafted.
+  // Fraction of drafted tokens accepted, llama-speculative's "accept" (n_accept / n_drafted); 0
+  // when nothing was drafted.
   double acceptance() const {
     return n_drafted > 0 ? static_cast<double>(n_accepted) / static_cast<double>(n_drafted) : 0.0;
+  }
+  // The per-token acceptance rate alpha of the expected speed-up: the fraction of tested drafts
+  // that passed. Tokens after a rejection are drafted but never tested, so counting them (as
+  // acceptance() does) would understate alpha.
+  double alpha() const {
+    return n_checked > 0 ? static_cast<double>(n_accepted) / static_cast<double>(n_checked) : 0.0;
   }
   // Tokens committed per target pass (mean accepted length including the target's own token).
   double tokens_per_pass() const {
@@ -81,9 +90,10 @@ struct SpecStats {
 struct StepResult {
   std::vector<TokenId> tokens;  // accepted drafts, then the target's token (may end early at an
                                 // end token or at max_tokens)
-  int n_drafted = 0;
-  int n_accepted = 0;
-  bool ended = false;  // the last token is an end token
+  int n_drafted = 0;            // drafted tokens the target decoded
+  int n_checked = 0;            // of which the acceptance test reached
+  int n_accepted = 0;           // of which it kept
+  bool ended = false;           // the last token is an end token
 };
 
 struct GenerateOptions {

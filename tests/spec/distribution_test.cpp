@@ -239,13 +239,16 @@ class SpeculativeDistributionTest : public ::testing::Test {
       if (!out) break;
       obs.add(out->tokens, 512);
       total.n_drafted += dec->stats().n_drafted;
+      total.n_checked += dec->stats().n_checked;
       total.n_accepted += dec->stats().n_accepted;
       total.n_passes += dec->stats().n_passes;
       total.n_generated += dec->stats().n_generated;
     }
-    std::printf("[ %s ] acceptance %.1f %% over %lld drafted tokens, %.2f tokens per pass\n", label,
-                100.0 * total.acceptance(), static_cast<long long>(total.n_drafted),
-                total.tokens_per_pass());
+    std::printf(
+        "[ %s ] %.1f %% of %lld drafted tokens accepted (alpha %.3f), %.2f tokens per "
+        "pass\n",
+        label, 100.0 * total.acceptance(), static_cast<long long>(total.n_drafted), total.alpha(),
+        total.tokens_per_pass());
     if (stats_out) *stats_out = total;
     return obs;
   }
