@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "convert/convert_test_util.h"
 #include "support/fixtures.h"
 
@@ -137,6 +139,46 @@ TEST(Llama2c, HostileHeaders) {
   auto ck = parse(bytes);
   ASSERT_FALSE(ck);
   EXPECT_THAT(ck.error().message(), HasSubstr("overflow"));
+}
+
+// Random small headers over random amounts of data: a header either describes the file exactly
+// (and then every weight reads inside it; ASan checks in the sanitizer build) or is refused.
+TEST(Llama2c, RandomHeadersNeverReadOutside) {
+  std::mt19937 rng(3);
+  int accepted = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    // A well-formed file of a random small shape, then maybe one header field replaced and the
+    // size changed.
+    Llama2cShape shape;
+    shape.version = static_cast<int>(rng() % 2);
+    shape.shared = rng() % 2 == 0;
+    shape.heads = 1 + static_cast<int32_t>(rng() % 4);
+    shape.kv_heads = 1 + static_cast<int32_t>(rng() % 4);
+    shape.dim = shape.heads * 2 * (1 + static_cast<int32_t>(rng() % 3));
+    shape.hidden = 1 + static_cast<int32_t>(rng() % 20);
+    shape.layers = 1 + static_cast<int32_t>(rng() % 3);
+    shape.vocab = 1 + static_cast<int32_t>(rng() % 10);
+    shape.seq_len = 1 + static_cast<int32_t>(rng() % 5);
+    auto bytes = llama2c_bytes(shape);
+    if (rng() % 2 == 0) {
+      const size_t field = (shape.version == 1 ? 8 : 0) + 4 * (rng() % 7);
+      const int32_t value = static_cast<int32_t>(rng() % 40) - 4;
+      std::memcpy(bytes.data() + field, &value, 4);
+      bytes.resize(bytes.size() + rng() % 64 - 32);
+    }
+    auto ck = parse(bytes);
+    if (!ck) continue;
+    ++accepted;
+    std::vector<float> out;
+    for (int k = 0; k <= 11; ++k) {
+      const W w = static_cast<W>(k);
+      out.resize(static_cast<size_t>(ck->rows(w) * ck->cols(w)));
+      for (int64_t l = 0; l < (ck->per_layer(w) ? ck->config().n_layers : 1); ++l) {
+        ASSERT_TRUE(ck->read_rows(w, l, 0, ck->rows(w), out.data()).ok());
+      }
+    }
+  }
+  EXPECT_GT(accepted, 0);
 }
 
 TEST(Llama2c, ReadRowsChecksRange) {
