@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/x86/common_avx2.h"
+#include "kernels/cpu/x86/static_for.h"
 #include "kernels/cpu/x86/x86_kernels.h"
 
 namespace lathe::kernels::x86::avx2 {
@@ -30,87 +31,77 @@ struct BF16 {
   }
 };
 
-template <class T, int R, int C>
-void tile(const MatmulArgs& a, int64_t r0, int64_t c0) {
-  const uint8_t* w[R];
-  const uint8_t* x[C];
-  for (int r = 0; r < R; ++r) w[r] = a.weights + static_cast<uint64_t>(r0 + r) * a.weight_row_bytes;
-  for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
-  __m256 acc[R][C];
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  }
-  const auto step = [&](const uint8_t* const* wp, const uint8_t* const* xp) {
-    __m256 wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = T::load(wp[r]);
-    for (int c = 0; c < C; ++c) {
-      const __m256 xv = T::load(xp[c]);
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]);
-    }
-  };
-  int64_t i = 0;
-  for (; i + 8 <= a.k; i += 8) {
-    const uint8_t* wp[R];
-    const uint8_t* xp[C];
-    for (int r = 0; r < R; ++r) wp[r] = w[r] + i * T::kElemBytes;
-    for (int c = 0; c < C; ++c) xp[c] = x[c] + i * T::kElemBytes;
-    step(wp, xp);
-  }
-  if (i < a.k) {
-    uint8_t pad[R + C][8 * T::kElemBytes] = {};
-    const uint8_t* wp[R];
-    const uint8_t* xp[C];
-    const size_t n = static_cast<size_t>(a.k - i) * T::kElemBytes;
-    for (int r = 0; r < R; ++r) {
-      std::memcpy(pad[r], w[r] + i * T::kElemBytes, n);
-      wp[r] = pad[r];
-    }
-    for (int c = 0; c < C; ++c) {
-      std::memcpy(pad[R + c], x[c] + i * T::kElemBytes, n);
-      xp[c] = pad[R + c];
-    }
-    step(wp, xp);
-  }
-  for (int c = 0; c < C; ++c) {
-    for (int r = 0; r < R; ++r) {
-      // A fixed tree: halves, then pairs, then the last two lanes.
-      __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r][c]), _mm256_extractf128_ps(acc[r][c], 1));
-      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      s = _mm_add_ss(s, _mm_movehdup_ps(s));
-      float v = _mm_cvtss_f32(s);
-      if (a.bias != nullptr) v += a.bias[r0 + r];
-      a.out[(c0 + c) * a.out_stride + r0 + r] = v;
-    }
-  }
+// A fixed tree: halves, then pairs, then the last two lanes.
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
 }
 
-template <class T, int R, int C>
-void tile_cols(const MatmulArgs& a, int64_t r0, int64_t c0, int64_t n) {
+// kRows weight rows × C activation rows, accumulators indexed through static_for only (see
+// matmul_float_avx512.cpp); a tile at the end of the range repeats its last row.
+constexpr int kRows = 4;
+
+template <class T, int C>
+void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
+  const uint8_t* w[kRows];
+  const uint8_t* x[C];
+  for (int r = 0; r < kRows; ++r) {
+    w[r] = a.weights +
+           static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) * a.weight_row_bytes;
+  }
+  for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
+  __m256 acc[kRows][C];
+  static_for<C>(
+      [&](auto c) { static_for<kRows>([&](auto r) { acc[r][c] = _mm256_setzero_ps(); }); });
+  // The tail reads from zero-padded copies through the same loop body.
+  alignas(32) uint8_t pad[kRows + C][8 * T::kElemBytes] = {};
+  const int64_t full = a.k / 8 * 8;
+  if (full < a.k) {
+    const size_t n = static_cast<size_t>(a.k - full) * T::kElemBytes;
+    for (int r = 0; r < kRows; ++r) std::memcpy(pad[r], w[r] + full * T::kElemBytes, n);
+    for (int c = 0; c < C; ++c) std::memcpy(pad[kRows + c], x[c] + full * T::kElemBytes, n);
+  }
+  for (int64_t i = 0; i < a.k; i += 8) {
+    const bool tail = i == full;
+    const int64_t off = i * T::kElemBytes;
+    __m256 wv[kRows];
+    static_for<kRows>([&](auto r) { wv[r] = T::load(tail ? pad[r] : w[r] + off); });
+    static_for<C>([&](auto c) {
+      const __m256 xv = T::load(tail ? pad[kRows + c] : x[c] + off);
+      static_for<kRows>([&](auto r) { acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]); });
+    });
+  }
+  static_for<C>([&](auto c) {
+    float* out = a.out + (c0 + c) * a.out_stride + r0;
+    static_for<kRows>([&](auto r) {
+      if (r < n_rows) {
+        const float v = hsum(acc[r][c]);
+        out[r] = a.bias != nullptr ? v + a.bias[r0 + r] : v;
+      }
+    });
+  });
+}
+
+template <class T, int C>
+void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int64_t n) {
   if constexpr (C > 0) {
     if (n == C) {
-      tile<T, R, C>(a, r0, c0);
+      tile<T, C>(a, r0, n_rows, c0);
     } else {
-      tile_cols<T, R, C - 1>(a, r0, c0, n);
-    }
-  }
-}
-
-template <class T, int R>
-void tile_rows(const MatmulArgs& a, int64_t r0, int64_t n_rows) {
-  if constexpr (R > 0) {
-    if (n_rows == R) {
-      for (int64_t c = 0; c < a.n_b; c += 3)
-        tile_cols<T, R, 3>(a, r0, c, std::min<int64_t>(3, a.n_b - c));
-    } else {
-      tile_rows<T, R - 1>(a, r0, n_rows);
+      tile_cols<T, C - 1>(a, r0, n_rows, c0, n);
     }
   }
 }
 
 template <class T>
 void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
-  for (int64_t r = row_begin; r < row_end; r += 4)
-    tile_rows<T, 4>(a, r, std::min<int64_t>(4, row_end - r));
+  for (int64_t r = row_begin; r < row_end; r += kRows) {
+    const int64_t n_rows = std::min<int64_t>(kRows, row_end - r);
+    for (int64_t c = 0; c < a.n_b; c += 2)
+      tile_cols<T, 2>(a, r, n_rows, c, std::min<int64_t>(2, a.n_b - c));
+  }
 }
 
 }  // namespace

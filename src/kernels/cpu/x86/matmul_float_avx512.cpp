@@ -7,6 +7,7 @@
 //
 // BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
 #include "kernels/cpu/x86/common_avx512.h"
+#include "kernels/cpu/x86/static_for.h"
 #include "kernels/cpu/x86/x86_kernels.h"
 
 namespace lathe::kernels::x86::avx512 {
@@ -64,64 +65,63 @@ auto tail_mask(int64_t n) {
   }
 }
 
-template <class T, int R, int C>
-void tile(const MatmulArgs& a, int64_t r0, int64_t c0) {
-  const uint8_t* w[R];
+// kRows weight rows × C activation rows. The accumulators are only ever indexed through
+// static_for (see static_for.h), so they live in registers. A tile at the end of the range repeats
+// its last row and drops the extra results.
+constexpr int kRows = 4;
+
+template <class T, int C>
+void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
+  const uint8_t* w[kRows];
   const uint8_t* x[C];
-  for (int r = 0; r < R; ++r) w[r] = a.weights + static_cast<uint64_t>(r0 + r) * a.weight_row_bytes;
+  for (int r = 0; r < kRows; ++r) {
+    w[r] = a.weights +
+           static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) * a.weight_row_bytes;
+  }
   for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
-  __m512 acc[R][C];
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  }
-  const auto step = [&](int64_t i, auto mask) {
-    typename T::Vec wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = T::load(w[r], i, mask);
-    for (int c = 0; c < C; ++c) {
-      const typename T::Vec xv = T::load(x[c], i, mask);
-      for (int r = 0; r < R; ++r) acc[r][c] = T::madd(acc[r][c], wv[r], xv);
-    }
-  };
+  __m512 acc[kRows][C];
+  static_for<C>(
+      [&](auto c) { static_for<kRows>([&](auto r) { acc[r][c] = _mm512_setzero_ps(); }); });
+  // One loop for the body and the tail (a partial mask on the last step).
   const auto full = tail_mask<T>(T::kStep);
-  int64_t i = 0;
-  for (; i + T::kStep <= a.k; i += T::kStep) step(i, full);
-  if (i < a.k) step(i, tail_mask<T>(a.k - i));
-  for (int c = 0; c < C; ++c) {
-    for (int r = 0; r < R; ++r) {
-      float v = _mm512_reduce_add_ps(acc[r][c]);
-      if (a.bias != nullptr) v += a.bias[r0 + r];
-      a.out[(c0 + c) * a.out_stride + r0 + r] = v;
-    }
+  for (int64_t i = 0; i < a.k; i += T::kStep) {
+    const auto mask = i + T::kStep <= a.k ? full : tail_mask<T>(a.k - i);
+    typename T::Vec wv[kRows];
+    static_for<kRows>([&](auto r) { wv[r] = T::load(w[r], i, mask); });
+    static_for<C>([&](auto c) {
+      const typename T::Vec xv = T::load(x[c], i, mask);
+      static_for<kRows>([&](auto r) { acc[r][c] = T::madd(acc[r][c], wv[r], xv); });
+    });
   }
+  static_for<C>([&](auto c) {
+    float* out = a.out + (c0 + c) * a.out_stride + r0;
+    static_for<kRows>([&](auto r) {
+      if (r < n_rows) {
+        const float v = _mm512_reduce_add_ps(acc[r][c]);
+        out[r] = a.bias != nullptr ? v + a.bias[r0 + r] : v;
+      }
+    });
+  });
 }
 
-template <class T, int R, int C>
-void tile_cols(const MatmulArgs& a, int64_t r0, int64_t c0, int64_t n) {
+template <class T, int C>
+void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int64_t n) {
   if constexpr (C > 0) {
     if (n == C) {
-      tile<T, R, C>(a, r0, c0);
+      tile<T, C>(a, r0, n_rows, c0);
     } else {
-      tile_cols<T, R, C - 1>(a, r0, c0, n);
-    }
-  }
-}
-
-template <class T, int R>
-void tile_rows(const MatmulArgs& a, int64_t r0, int64_t n_rows) {
-  if constexpr (R > 0) {
-    if (n_rows == R) {
-      for (int64_t c = 0; c < a.n_b; c += 4)
-        tile_cols<T, R, 4>(a, r0, c, std::min<int64_t>(4, a.n_b - c));
-    } else {
-      tile_rows<T, R - 1>(a, r0, n_rows);
+      tile_cols<T, C - 1>(a, r0, n_rows, c0, n);
     }
   }
 }
 
 template <class T>
 void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
-  for (int64_t r = row_begin; r < row_end; r += 4)
-    tile_rows<T, 4>(a, r, std::min<int64_t>(4, row_end - r));
+  for (int64_t r = row_begin; r < row_end; r += kRows) {
+    const int64_t n_rows = std::min<int64_t>(kRows, row_end - r);
+    for (int64_t c = 0; c < a.n_b; c += 4)
+      tile_cols<T, 4>(a, r, n_rows, c, std::min<int64_t>(4, a.n_b - c));
+  }
 }
 
 }  // namespace
