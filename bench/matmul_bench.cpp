@@ -180,9 +180,10 @@ struct Variant {
   bool packed;
 };
 
-// "avx512p": the AVX-512 kernels on weights repacked in groups of 16 rows (types that have it).
+// "avx512p", "avx2p": the kernels on weights repacked in groups of 16 rows (types that have it).
 constexpr Variant kLevels[] = {{KernelLevel::kAvx512, "avx512p", true},
                                {KernelLevel::kAvx512, "avx512", false},
+                               {KernelLevel::kAvx2, "avx2p", true},
                                {KernelLevel::kAvx2, "avx2", false},
                                {KernelLevel::kScalar, "scalar", false}};
 

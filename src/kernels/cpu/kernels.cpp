@@ -88,6 +88,7 @@ void install_avx2(KernelTable& table) {
   avx2::install_matmul_kquants(table);
   avx2::install_matmul_float(table);
   avx2::install_vec(table);
+  avx2::install_matmul_packed(table);
 }
 
 void install_avx512(KernelTable& table, const CpuFeatures& cpu) {

@@ -21,6 +21,7 @@ void install_matmul_q32(KernelTable& table);
 void install_matmul_kquants(KernelTable& table);
 void install_matmul_float(KernelTable& table);
 void install_vec(KernelTable& table);
+void install_matmul_packed(KernelTable& table);
 }  // namespace avx2
 
 namespace avx512 {
