@@ -300,10 +300,14 @@ Status speculate(ModelFlags& model_flags, SamplingFlags& sampling_flags, SpecOpt
   print_rate("baseline:", s.n_generated, plain.generate_seconds);
   std::fprintf(stderr, "cost:     1-token decode: draft %.3f ms, target %.3f ms -> c = %.3f\n",
                t_draft * 1e3, t_target * 1e3, c);
+  // The same formula with the measured pass cost in place of 1: what is left unexplained after
+  // it is overhead (sampling, catching the draft up, timer noise).
+  const double expected_at_cost =
+      pass_cost > 0 ? expected * (1.0 + c * n_mean) / (pass_cost + c * n_mean) : 0.0;
   std::fprintf(stderr,
                "verify:   a target pass of %.2f positions costs %.2f single-token decodes (the "
-               "expected speed-up assumes 1)\n",
-               n_mean + 1.0, pass_cost);
+               "formula assumes 1; at %.2f it expects %.2fx)\n",
+               n_mean + 1.0, pass_cost, pass_cost, expected_at_cost);
   std::fprintf(
       stderr,
       "speed-up = %.2fx over the target alone (expected %.2fx = (1 - a^(N+1)) / ((1 - a)(1 "
