@@ -177,6 +177,9 @@ class Runner {
 
 Status Runner::load(const Instance& inst) {
   if (!model_ || model_path_ != inst.model || model_mmap_ != inst.mmap) {
+    // The backend keeps per-model state (weights repacked for its kernels): a new model gets a
+    // new backend, so neither the memory nor the cached layouts of the last one carry over.
+    backend_.reset();
     model_.reset();
     reset_peak_rss();  // peak RSS is reported per model
     model::LoadOptions options;
