@@ -50,6 +50,16 @@ inline __m256i load_quad(const RowGroup& g, int q, uint64_t offset) {
                                  load16(g.row[q + 4] + offset), 1);
 }
 
+// Row-major kernels read 8 rows side by side; each step asks for the line `kPrefetchBytes` ahead
+// in every row (see common_avx512.h).
+inline constexpr uint64_t kPrefetchBytes = 1024;
+
+inline void prefetch_rows(const RowGroup& g, uint64_t offset) {
+  for (int i = 0; i < kGroupRows; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(g.row[i] + offset + kPrefetchBytes), _MM_HINT_T0);
+  }
+}
+
 inline __m256i broadcast16(const void* p) {
   return _mm256_broadcastsi128_si256(load16(p));
 }

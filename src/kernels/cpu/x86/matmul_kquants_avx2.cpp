@@ -51,6 +51,7 @@ struct IQ4_XS {
         d[c] = _mm256_mul_ps(dw, _mm256_set1_ps(q8k_d(act[c] + b * sizeof(BlockQ8_K))));
       }
       for (int ib = 0; ib < quant::kQK_K / 32; ++ib) {
+        if (ib % 4 == 0) prefetch_rows(g, off + 17 * ib);
         const __m256i ls = _mm256_or_si256(
             _mm256_and_si256(_mm256_srli_epi32(scales_l, 4 * ib), _mm256_set1_epi32(0xf)),
             _mm256_slli_epi32(
@@ -121,6 +122,7 @@ struct Q4_K {
       __m256i scaled[C];
       for (int c = 0; c < C; ++c) scaled[c] = _mm256_setzero_si256();
       for (int k = 0; k < 4; ++k) {
+        prefetch_rows(g, off + 36 * k);
         __m256i r0[4], r1[4];
         for (int q = 0; q < 4; ++q) {
           r0[q] = load_quad(g, q, off + 16 + 32 * k);
@@ -194,6 +196,7 @@ struct Q6_K {
       }
       for (int h = 0; h < 2; ++h) {
         for (int lh = 0; lh < 2; ++lh) {
+          prefetch_rows(g, off + 105 * h + 52 * lh);
           __m256i qh[4];
           for (int q = 0; q < 4; ++q) qh[q] = load_quad(g, q, qh_off + 32 * h + 16 * lh);
           for (int kk = 0; kk < 2; ++kk) {

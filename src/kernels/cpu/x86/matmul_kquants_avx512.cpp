@@ -27,7 +27,7 @@ inline float q8k_d(const uint8_t* y) {
   return d;
 }
 
-// The 2nd..4th 32-bit words of each row's 16 bytes (first_dwords() gives the 1st), rows in order.
+// The four 32-bit words of each row's 16 bytes, one register per word, rows in order.
 struct Words {
   __m512i w0, w1, w2, w3;
 };
@@ -66,6 +66,7 @@ struct IQ4_XS {
         d[c] = _mm512_mul_ps(dw, _mm512_set1_ps(q8k_d(act[c] + b * sizeof(BlockQ8_K))));
       }
       for (int ib = 0; ib < quant::kQK_K / 32; ++ib) {
+        if (ib % 4 == 0) prefetch_rows(g, off + 17 * ib);
         const __m512i ls = _mm512_or_si512(
             _mm512_and_si512(_mm512_srli_epi32(scales_l, 4 * ib), _mm512_set1_epi32(0xf)),
             _mm512_slli_epi32(
@@ -132,6 +133,7 @@ struct Q4_K {
       __m512i scaled[C];
       for (int c = 0; c < C; ++c) scaled[c] = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k) {
+        prefetch_rows(g, off + 36 * k);
         // qs[32k .. 32k+31]: low nibbles are sub-block 2k, high nibbles sub-block 2k+1.
         __m512i r0[4], r1[4];
         for (int q = 0; q < 4; ++q) {
@@ -209,6 +211,7 @@ struct Q6_K {
       }
       for (int h = 0; h < 2; ++h) {
         for (int lh = 0; lh < 2; ++lh) {
+          prefetch_rows(g, off + 105 * h + 52 * lh);
           __m512i qh[4];
           for (int q = 0; q < 4; ++q) qh[q] = load_quad(g, q, qh_off + 32 * h + 16 * lh);
           for (int kk = 0; kk < 2; ++kk) {

@@ -43,6 +43,16 @@ inline __m256i bcast4(const uint8_t* p) {
   return _mm256_set1_epi32(x);
 }
 
+// Asks for the block two blocks ahead (see matmul_packed_avx512.cpp). Each half of a group reads
+// half of every line, so only the first half prefetches.
+inline void prefetch_ahead(const uint8_t* blk, uint64_t block_bytes, int half) {
+  if (half != 0) return;
+  const uint8_t* p = blk + 2 * block_bytes;
+  for (uint64_t i = 0; i < block_bytes; i += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+  }
+}
+
 inline __m256i load32(const uint8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
@@ -117,6 +127,7 @@ struct Q4_0 {
     }
     for (int64_t b = 0; b < a.k / quant::kQK4_0; ++b) {
       const uint8_t* blk = t.group + b * 288;
+      prefetch_ahead(blk, 288, t.half);
       const __m256 dw = load_f16x8(blk + 16 * t.half);
       __m256i lo[4], hi[4];
       for (int j = 0; j < 4; ++j) {
@@ -158,6 +169,7 @@ struct Q8_0 {
     }
     for (int64_t b = 0; b < a.k / quant::kQK8_0; ++b) {
       const uint8_t* blk = t.group + b * 544;
+      prefetch_ahead(blk, 544, t.half);
       const __m256 dw = load_f16x8(blk + 16 * t.half);
       for (int c = 0; c < C; ++c) {
         const uint8_t* q = y[c] + b * sizeof(BlockQ8_0);
@@ -196,6 +208,7 @@ struct Q4_1 {
     }
     for (int64_t b = 0; b < a.k / quant::kQK4_1; ++b) {
       const uint8_t* blk = t.group + b * 320;
+      prefetch_ahead(blk, 320, t.half);
       const __m256 dw = load_f16x8(blk + 16 * t.half);
       const __m256 mw = load_f16x8(blk + 32 + 16 * t.half);
       __m256i lo[4], hi[4];
@@ -239,6 +252,7 @@ struct IQ4_XS {
     }
     for (int64_t b = 0; b < a.k / quant::kQK_K; ++b) {
       const uint8_t* blk = t.group + b * 2176;
+      prefetch_ahead(blk, 2176, t.half);
       const __m256 dw = load_f16x8(blk + 16 * t.half);
       const __m256i sh = _mm256_cvtepu16_epi32(load16(blk + 32 + 16 * t.half));
       const __m256i sl = load32(blk + 64 + 32 * t.half);
@@ -296,6 +310,7 @@ struct Q4_K {
     }
     for (int64_t b = 0; b < a.k / quant::kQK_K; ++b) {
       const uint8_t* blk = t.group + b * 2304;
+      prefetch_ahead(blk, 2304, t.half);
       const uint64_t h32 = 32 * static_cast<uint64_t>(t.half);
       const __m256i w1 = load32(blk + 64 + h32), w2 = load32(blk + 128 + h32);
       const __m256i w3 = load32(blk + 192 + h32);
@@ -365,6 +380,7 @@ struct Q6_K {
     const uint64_t h32 = 32 * static_cast<uint64_t>(t.half);
     for (int64_t b = 0; b < a.k / quant::kQK_K; ++b) {
       const uint8_t* blk = t.group + b * 3360;
+      prefetch_ahead(blk, 3360, t.half);
       __m256i scaled[C];
       for (int c = 0; c < C; ++c) scaled[c] = _mm256_setzero_si256();
       for (int h = 0; h < 2; ++h) {

@@ -32,6 +32,7 @@ struct Q4_0 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ4_0);
+      if (b % 2 == 0) prefetch_rows(g, off);
       __m256i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         const __m256i raw = load_quad(g, q, off + 2);
@@ -73,6 +74,7 @@ struct Q8_0 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ8_0);
+      prefetch_rows(g, off);
       __m256i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         lo[q] = load_quad(g, q, off + 2);
@@ -114,6 +116,7 @@ struct Q4_1 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ4_1);
+      if (b % 2 == 0) prefetch_rows(g, off);
       __m256i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         const __m256i raw = load_quad(g, q, off + 4);

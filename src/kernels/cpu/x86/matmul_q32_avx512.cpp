@@ -34,6 +34,7 @@ struct Q4_0 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ4_0);
+      if (b % 2 == 0) prefetch_rows(g, off);
       __m512i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         const __m512i raw = load_quad(g, q, off + 2);
@@ -72,13 +73,13 @@ struct Q8_0 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ8_0);
-      __m512i lo[4], hi[4], head[4];
+      prefetch_rows(g, off);
+      __m512i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         lo[q] = _mm512_xor_si512(load_quad(g, q, off + 2), bias);
         hi[q] = _mm512_xor_si512(load_quad(g, q, off + 18), bias);
-        head[q] = load_quad(g, q, off);
       }
-      const __m512 dw = low_f16_to_f32(first_dwords(head[0], head[1], head[2], head[3]));
+      const __m512 dw = low_f16_to_f32(load_dwords(g, off));
       for (int c = 0; c < C; ++c) {
         const uint8_t* y = act[c] + static_cast<uint64_t>(b) * sizeof(BlockQ8_0);
         const __m512i a_lo = broadcast16(y + 2);
@@ -110,14 +111,14 @@ struct Q4_1 {
     }
     for (int64_t b = 0; b < nb; ++b) {
       const uint64_t off = static_cast<uint64_t>(b) * sizeof(BlockQ4_1);
-      __m512i lo[4], hi[4], head[4];
+      if (b % 2 == 0) prefetch_rows(g, off);
+      __m512i lo[4], hi[4];
       for (int q = 0; q < 4; ++q) {
         const __m512i raw = load_quad(g, q, off + 4);
         lo[q] = _mm512_and_si512(raw, low4);
         hi[q] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-        head[q] = load_quad(g, q, off);
       }
-      const __m512i dm = first_dwords(head[0], head[1], head[2], head[3]);
+      const __m512i dm = load_dwords(g, off);
       const __m512 dw = low_f16_to_f32(dm);
       const __m512 mw = high_f16_to_f32(dm);
       for (int c = 0; c < C; ++c) {
