@@ -290,10 +290,16 @@ struct IQ4_XS {
 
 struct Q4_K {
   static constexpr int kMaxCols = 2;
-  static int64_t units(int64_t k) { return k / 32; }
+  // Sub-block activation sums packed in pairs, for vpmaddwd against the paired mins (see
+  // matmul_packed_avx512.cpp).
+  static int64_t units(int64_t k) { return k / quant::kQK_K * 4; }
   static void meta(const uint8_t* y, int64_t k, int32_t* off, float*, float*) {
     for (int64_t b = 0; b < k / quant::kQK_K; ++b, y += sizeof(BlockQ8_K)) {
-      for (int j = 0; j < 8; ++j) off[8 * b + j] = bsum(y, 2 * j) + bsum(y, 2 * j + 1);
+      for (int i = 0; i < 4; ++i) {
+        const auto lo = static_cast<uint16_t>(bsum(y, 4 * i) + bsum(y, 4 * i + 1));
+        const auto hi = static_cast<uint16_t>(bsum(y, 4 * i + 2) + bsum(y, 4 * i + 3));
+        off[4 * b + i] = static_cast<int32_t>(static_cast<uint32_t>(lo) | uint32_t{hi} << 16);
+      }
     }
   }
   template <int C>
@@ -343,11 +349,16 @@ struct Q4_K {
       }
       const __m256 dw = load_f16x8(blk + 16 * t.half);
       const __m256 dmin = load_f16x8(blk + 32 + 16 * t.half);
+      __m256i min_pairs[4];  // m_{2i} | m_{2i+1} << 16 per row
+      for (int i = 0; i < 4; ++i) {
+        min_pairs[i] = _mm256_or_si256(min(2 * i), _mm256_slli_epi32(min(2 * i + 1), 16));
+      }
       for (int c = 0; c < C; ++c) {
         __m256i mins = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j) {
+        for (int i = 0; i < 4; ++i) {
           mins = _mm256_add_epi32(
-              mins, _mm256_mullo_epi32(min(j), _mm256_set1_epi32(t.off[c * t.units + 8 * b + j])));
+              mins,
+              _mm256_madd_epi16(min_pairs[i], _mm256_set1_epi32(t.off[c * t.units + 4 * b + i])));
         }
         const __m256 yd = _mm256_set1_ps(q8k_d(y[c] + b * sizeof(BlockQ8_K)));
         const __m256 pos = _mm256_mul_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(scaled[c]));
@@ -489,7 +500,7 @@ void install_matmul_packed(KernelTable& table) {
   table.repack[static_cast<size_t>(TensorType::kQ4_1)] = repack<Q4_1>(&pack16::pack_q4_1, 32);
   table.repack[static_cast<size_t>(TensorType::kIQ4_XS)] =
       repack<IQ4_XS>(&pack16::pack_iq4_xs, quant::kQK_K);
-  table.repack[static_cast<size_t>(TensorType::kQ4_K)] = repack<Q4_K>(&pack16::pack_q4_k, 32);
+  table.repack[static_cast<size_t>(TensorType::kQ4_K)] = repack<Q4_K>(&pack16::pack_q4_k, 64);
   table.repack[static_cast<size_t>(TensorType::kQ6_K)] = repack<Q6_K>(&pack16::pack_q6_k, 16);
 }
 

@@ -236,7 +236,7 @@ struct Q4_1 {
 };
 
 struct IQ4_XS {
-  static constexpr int kMaxCols = 4;
+  static constexpr int kMaxCols = 6;
   static int64_t units(int64_t k) { return k / 32; }
   static void meta(const uint8_t* y, int64_t k, int32_t* off, float*, float*) {
     for (int64_t b = 0; b < k / quant::kQK_K; ++b, y += sizeof(BlockQ8_K)) {
@@ -299,11 +299,18 @@ struct IQ4_XS {
 };
 
 struct Q4_K {
-  static constexpr int kMaxCols = 4;
-  static int64_t units(int64_t k) { return k / 32; }
+  static constexpr int kMaxCols = 6;
+  // Per super-block, the activation sums of sub-blocks 2i and 2i+1 (each a sum of 32 int8, so an
+  // int16) packed into one 32-bit word: vpdpwssd against the mins packed the same way gives
+  // sum_j m_j * bsum_j in 4 instructions per activation row.
+  static int64_t units(int64_t k) { return k / quant::kQK_K * 4; }
   static void meta(const uint8_t* y, int64_t k, int32_t* off, float*, float*) {
     for (int64_t b = 0; b < k / quant::kQK_K; ++b, y += sizeof(BlockQ8_K)) {
-      for (int j = 0; j < 8; ++j) off[8 * b + j] = bsum(y, 2 * j) + bsum(y, 2 * j + 1);
+      for (int i = 0; i < 4; ++i) {
+        const auto lo = static_cast<uint16_t>(bsum(y, 4 * i) + bsum(y, 4 * i + 1));
+        const auto hi = static_cast<uint16_t>(bsum(y, 4 * i + 2) + bsum(y, 4 * i + 3));
+        off[4 * b + i] = static_cast<int32_t>(static_cast<uint32_t>(lo) | uint32_t{hi} << 16);
+      }
     }
   }
   template <int C>
@@ -357,11 +364,15 @@ struct Q4_K {
       }
       const __m512 dw = load_f16x16(blk);
       const __m512 dmin = load_f16x16(blk + 32);
+      __m512i min_pairs[4];  // m_{2i} | m_{2i+1} << 16 per row
+      for (int i = 0; i < 4; ++i) {
+        min_pairs[i] = _mm512_or_si512(min(2 * i), _mm512_slli_epi32(min(2 * i + 1), 16));
+      }
       for (int c = 0; c < C; ++c) {
         __m512i mins = _mm512_setzero_si512();
-        for (int j = 0; j < 8; ++j) {
-          mins = _mm512_add_epi32(
-              mins, _mm512_mullo_epi32(min(j), _mm512_set1_epi32(t.off[c * t.units + 8 * b + j])));
+        for (int i = 0; i < 4; ++i) {
+          mins = _mm512_dpwssd_epi32(mins, min_pairs[i],
+                                     _mm512_set1_epi32(t.off[c * t.units + 4 * b + i]));
         }
         const __m512 yd = _mm512_set1_ps(q8k_d(y[c] + b * sizeof(BlockQ8_K)));
         const __m512 pos = _mm512_mul_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(scaled[c]));
@@ -374,7 +385,7 @@ struct Q4_K {
 };
 
 struct Q6_K {
-  static constexpr int kMaxCols = 4;
+  static constexpr int kMaxCols = 6;
   static int64_t units(int64_t k) { return k / 16; }
   static void meta(const uint8_t* y, int64_t k, int32_t* off, float*, float*) {
     for (int64_t b = 0; b < k / quant::kQK_K; ++b, y += sizeof(BlockQ8_K)) {
@@ -502,7 +513,7 @@ void install_matmul_packed(KernelTable& table) {
   table.repack[static_cast<size_t>(TensorType::kQ8_0)] = repack<Q8_0>(&pack16::pack_q8_0, 32);
   table.repack[static_cast<size_t>(TensorType::kQ4_1)] = repack<Q4_1>(&pack16::pack_q4_1, 32);
   table.repack[static_cast<size_t>(TensorType::kIQ4_XS)] = repack<IQ4_XS>(&pack16::pack_iq4_xs, 32);
-  table.repack[static_cast<size_t>(TensorType::kQ4_K)] = repack<Q4_K>(&pack16::pack_q4_k, 32);
+  table.repack[static_cast<size_t>(TensorType::kQ4_K)] = repack<Q4_K>(&pack16::pack_q4_k, 64);
   table.repack[static_cast<size_t>(TensorType::kQ6_K)] = repack<Q6_K>(&pack16::pack_q6_k, 16);
 }
 
