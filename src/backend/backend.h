@@ -100,6 +100,13 @@ struct AttentionParams {
   bool flash = true;  // online softmax over blocks; false keeps the plain scores-then-softmax path
 };
 
+// One weight of a group that reads the same input (q/k/v, gate/up).
+struct MatmulTarget {
+  const model::WeightMatrix* weight;
+  const float* bias;  // or null
+  float* out;         // [n_rows, weight->rows]
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -118,6 +125,12 @@ class Backend {
   // out[n_rows, w.rows] = x[n_rows, w.cols] · Wᵀ (+ bias).
   virtual void matmul(const model::WeightMatrix& w, const float* bias, const float* x,
                       int64_t n_rows, float* out) = 0;
+  // Several matmuls of the same input: out_i = x · W_iᵀ (+ b_i). A backend may convert the input
+  // once and share all the rows among its threads in one pass; the default runs them in turn.
+  virtual void matmul_group(std::span<const MatmulTarget> targets, const float* x,
+                            int64_t n_rows) {
+    for (const MatmulTarget& t : targets) matmul(*t.weight, t.bias, x, n_rows, t.out);
+  }
   // Rotates heads in place; x is [n_tokens, n_heads, head_dim]; positions in host memory.
   virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t* positions,
                     const RopeParams& params) = 0;

@@ -184,9 +184,9 @@ Status Context::forward_ubatch(size_t begin, size_t end, const Batch& batch) {
     const model::LayerWeights& L = model_->layers()[static_cast<size_t>(il)];
     const backend::KvLayerView kv = kv_.layer(il);
     be.rms_norm(x, L.attn_norm, n, hp.n_embd, hp.rms_eps, h);
-    be.matmul(L.wq.weight, L.wq.bias, h, n, q);
-    be.matmul(L.wk.weight, L.wk.bias, h, n, k);
-    be.matmul(L.wv.weight, L.wv.bias, h, n, v);
+    const backend::MatmulTarget qkv[] = {
+        {&L.wq.weight, L.wq.bias, q}, {&L.wk.weight, L.wk.bias, k}, {&L.wv.weight, L.wv.bias, v}};
+    be.matmul_group(qkv, h, n);
     if (L.q_norm != nullptr) {
       be.rms_norm(q, L.q_norm, n * hp.n_head, hp.head_dim_k, hp.rms_eps, q);
       be.rms_norm(k, L.k_norm, n * hp.n_head_kv, hp.head_dim_k, hp.rms_eps, k);
@@ -204,8 +204,9 @@ Status Context::forward_ubatch(size_t begin, size_t end, const Batch& batch) {
     be.matmul(L.wo.weight, L.wo.bias, attn, rows, h);
     be.add(x, h, rows * hp.n_embd);
     be.rms_norm(x, L.ffn_norm, rows, hp.n_embd, hp.rms_eps, h);
-    be.matmul(L.ffn_gate.weight, L.ffn_gate.bias, h, rows, gate);
-    be.matmul(L.ffn_up.weight, L.ffn_up.bias, h, rows, up);
+    const backend::MatmulTarget gate_up[] = {{&L.ffn_gate.weight, L.ffn_gate.bias, gate},
+                                             {&L.ffn_up.weight, L.ffn_up.bias, up}};
+    be.matmul_group(gate_up, h, rows);
     be.swiglu(gate, up, rows * hp.n_ff, gate);
     be.matmul(L.ffn_down.weight, L.ffn_down.bias, gate, rows, h);
     be.add(x, h, rows * hp.n_embd);

@@ -1,6 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 
@@ -152,6 +153,76 @@ void CpuBackend::matmul(const model::WeightMatrix& w, const float* bias, const f
     if (nth > 1) pool_.barrier();
     auto [r0, r1] = row_chunk(w.rows, ith, nth);
     if (r1 > r0) kernel(args, r0, r1);
+  });
+}
+
+void CpuBackend::matmul_group(std::span<const MatmulTarget> targets, const float* x,
+                              int64_t n_rows) {
+  constexpr size_t kMaxTargets = 4;
+  if (targets.empty()) return;
+  const model::WeightMatrix& first = *targets[0].weight;
+  const TensorType act_type = kernels_.vec_dot_type_for(first.type);
+  bool shared_input = targets.size() <= kMaxTargets;
+  for (const MatmulTarget& t : targets) {
+    shared_input = shared_input && t.weight->cols == first.cols &&
+                   kernels_.vec_dot_type_for(t.weight->type) == act_type;
+  }
+  if (!shared_input) {
+    Backend::matmul_group(targets, x, n_rows);
+    return;
+  }
+  const auto quantize = kernels_.quantize_for(act_type);
+  const auto& act_info = tensor_type_info(act_type);
+  const uint64_t act_row_bytes =
+      static_cast<uint64_t>(first.cols) / act_info.block_elems * act_info.block_bytes;
+  uint8_t* acts = activation_scratch(act_row_bytes * static_cast<uint64_t>(n_rows));
+
+  // Each target's kernel and arguments, and where its 16-row groups start in the concatenation.
+  struct Part {
+    kernels::MatmulFn kernel;
+    kernels::MatmulArgs args;
+    int64_t rows;
+    int64_t first_group;
+  };
+  std::array<Part, kMaxTargets> parts{};
+  int64_t total_groups = 0;
+  int64_t work = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const model::WeightMatrix& w = *targets[i].weight;
+    kernels::MatmulFn kernel = kernels_.matmul_for(w.type);
+    const auto* weights = static_cast<const uint8_t*>(w.data);
+    const kernels::RepackKernels& rk = kernels_.repack_for(w.type);
+    if (repack_weights_ && rk.usable(w.cols) && kRowAlign % rk.group_rows == 0) {
+      if (const uint8_t* packed = repacked(w, rk)) {
+        weights = packed;
+        kernel = rk.matmul;
+      }
+    }
+    parts[i] = {kernel,
+                {weights, w.row_bytes, w.cols, acts, act_row_bytes, n_rows, targets[i].out, w.rows,
+                 targets[i].bias},
+                w.rows,
+                total_groups};
+    total_groups += (w.rows + kRowAlign - 1) / kRowAlign;
+    work += w.rows * w.cols * n_rows;
+  }
+
+  // The input is converted once for all targets, then threads share the groups of all of them.
+  parallel(work, 32768, [&](int ith, int nth) {
+    auto [b0, b1] = ThreadPool::chunk(n_rows, ith, nth);
+    for (int64_t b = b0; b < b1; ++b) quantize(x + b * first.cols, acts + b * act_row_bytes, first.cols);
+    if (nth > 1) pool_.barrier();
+    auto [g0, g1] = ThreadPool::chunk(total_groups, ith, nth);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const Part& part = parts[i];
+      const int64_t groups = (part.rows + kRowAlign - 1) / kRowAlign;
+      const int64_t lo = std::max(g0, part.first_group);
+      const int64_t hi = std::min(g1, part.first_group + groups);
+      if (lo >= hi) continue;
+      const int64_t r0 = std::min(part.rows, (lo - part.first_group) * kRowAlign);
+      const int64_t r1 = std::min(part.rows, (hi - part.first_group) * kRowAlign);
+      if (r1 > r0) part.kernel(part.args, r0, r1);
+    }
   });
 }
 

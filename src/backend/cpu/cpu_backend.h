@@ -43,6 +43,8 @@ class CpuBackend : public Backend {
                 float* out) override;
   void matmul(const model::WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
               float* out) override;
+  void matmul_group(std::span<const MatmulTarget> targets, const float* x,
+                    int64_t n_rows) override;
   void rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t* positions,
             const RopeParams& params) override;
   void store_kv(const float* k, const float* v, int64_t n_tokens, const int32_t* cells,
