@@ -110,9 +110,10 @@ std::string plot_svg(const std::vector<Row>& rows, const std::string& label, con
     if (r.ceiling_tg > 0) s.ceiling.push_back({static_cast<double>(r.pl), r.ceiling_tg, 0});
   }
   std::string foot = utc_now() + "  ";
-  foot += roofs.profile ? "ceiling from lathe hw (" + roofs.source +
-                              "): min(B x bandwidth / bytes per step, peak / ops per token)"
-                        : "no roofline: " + roofs.note;
+  foot += roofs.profile
+              ? "roofs from lathe hw (" + roofs.source +
+                    ")\nceiling: min(B x bandwidth / bytes per step, peak / ops per token)"
+              : "no roofline: " + roofs.note;
   return render_svg("lathe batched-bench: " + cpu_brand(), {panel}, foot);
 }
 

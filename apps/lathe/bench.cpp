@@ -570,9 +570,9 @@ std::string plot_svg(const std::vector<Result>& results, const Params& p, const 
   }
   const std::string title = "lathe bench: " + cpu_brand();
   std::string foot = utc_now() + "  ";
-  foot += roofs.profile ? "ceiling from lathe hw (" + roofs.source +
-                              "): tg = bandwidth / bytes per token, pp = min(peak / ops per token, "
-                              "bandwidth x ubatch / bytes)"
+  foot += roofs.profile ? "roofs from lathe hw (" + roofs.source +
+                              ")\nceiling: tg = bandwidth / bytes per token; pp = min(peak / ops "
+                              "per token, bandwidth x ubatch / bytes per token)"
                         : "no roofline: " + roofs.note;
   return render_svg(title, panels, foot);
 }

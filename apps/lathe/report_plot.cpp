@@ -23,6 +23,18 @@ constexpr double kBottom = 58;
 constexpr const char* kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                     "#E69F00", "#56B4E9", "#000000", "#999999"};
 
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 std::string num(double v) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f", v);
@@ -288,8 +300,27 @@ std::string xml_escape(const std::string& s) {
 
 std::string render_svg(const std::string& title, const std::vector<PlotPanel>& panels,
                        const std::string& footnote) {
+  // The footnote wrapped at word boundaries: 10 px text fits about 150 characters per line.
+  std::vector<std::string> foot_lines;
+  for (const std::string& paragraph : split_lines(footnote)) {
+    std::string line;
+    size_t start = 0;
+    while (start <= paragraph.size()) {
+      size_t end = paragraph.find(' ', start);
+      if (end == std::string::npos) end = paragraph.size();
+      const std::string word = paragraph.substr(start, end - start);
+      if (!line.empty() && line.size() + 1 + word.size() > 150) {
+        foot_lines.push_back(line);
+        line.clear();
+      }
+      line += (line.empty() ? "" : " ") + word;
+      start = end + 1;
+    }
+    if (!line.empty()) foot_lines.push_back(line);
+  }
+  const double foot_height = kFootHeight + 14.0 * (foot_lines.empty() ? 0 : foot_lines.size() - 1);
   const double height =
-      kTitleHeight + kPanelHeight * static_cast<double>(panels.size()) + kFootHeight;
+      kTitleHeight + kPanelHeight * static_cast<double>(panels.size()) + foot_height;
   std::string out;
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" +
@@ -300,7 +331,11 @@ std::string render_svg(const std::string& title, const std::vector<PlotPanel>& p
   for (size_t i = 0; i < panels.size(); ++i) {
     render_panel(out, panels[i], kTitleHeight + kPanelHeight * static_cast<double>(i) - 10);
   }
-  text(out, 12, height - 12, footnote, "start", 10, " fill=\"#555555\"");
+  double y = height - foot_height + 22;
+  for (const std::string& line : foot_lines) {
+    text(out, 12, y, line, "start", 10, " fill=\"#555555\"");
+    y += 14;
+  }
   out += "</svg>\n";
   return out;
 }

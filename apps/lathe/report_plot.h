@@ -27,7 +27,8 @@ struct PlotPanel {
 };
 
 // One SVG document with the panels stacked vertically. Axes pick their scale from the data: x is
-// logarithmic (base 2) when it spans a factor of 4 or more, y when it spans more than 20.
+// logarithmic (base 2) when it spans a factor of 4 or more, y when it spans more than 20. The
+// footnote may hold line breaks and is wrapped at word boundaries.
 std::string render_svg(const std::string& title, const std::vector<PlotPanel>& panels,
                        const std::string& footnote);
 
