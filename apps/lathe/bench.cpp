@@ -660,6 +660,9 @@ int run_bench(int argc, char** argv) {
   args.flag({"--no-warmup"}, "skip the warm-up run", &p.no_warmup);
   args.option({"--seed"}, "N", "seed of the random token ids (default 42)", &p.seed);
   args.flag({"-q", "--quiet"}, "no progress line on stderr", &p.quiet);
+  bool progress_flag = false;  // llama-bench's opt-in; lathe shows progress unless -q
+  args.flag({"--progress"}, "accepted for llama-bench scripts (progress is on unless -q)",
+            &progress_flag);
   Status status = args.parse(argc, argv);
   if (!status.ok()) return fail("bench", without_command("bench", status.message()));
   if (args.help_requested()) {
