@@ -171,11 +171,11 @@ Status ArgParser::parse(int argc, char** argv) {
         }
       }
       if (match == nullptr) {
-        return invalid_argument(command_, ": unknown flag '", name, "' (see lathe ", command_,
+        return invalid_argument("unknown flag '", name, "' (see lathe ", command_,
                                 " --help)");
       }
       if (!match->takes_value) {
-        if (has_inline) return invalid_argument(command_, ": flag ", name, " takes no value");
+        if (has_inline) return invalid_argument("flag ", name, " takes no value");
         match->set_flag();
         continue;
       }
@@ -183,22 +183,22 @@ Status ArgParser::parse(int argc, char** argv) {
       if (has_inline) {
         value = inline_value;
       } else {
-        if (i + 1 >= argc) return invalid_argument(command_, ": flag ", name, " needs a value (",
+        if (i + 1 >= argc) return invalid_argument("flag ", name, " needs a value (",
                                                    match->metavar, ")");
         value = argv[++i];
       }
       Status status = match->set(value);
-      if (!status.ok()) return status.with_context(cat(command_, ": ", name));
+      if (!status.ok()) return status.with_context(name);
       continue;
     }
     if (next_positional >= positionals_.size()) {
-      return invalid_argument(command_, ": unexpected argument '", arg, "'");
+      return invalid_argument("unexpected argument '", arg, "'");
     }
     *positionals_[next_positional++].out = std::string(arg);
   }
   for (size_t k = next_positional; k < positionals_.size(); ++k) {
     if (positionals_[k].required) {
-      return invalid_argument(command_, ": missing ", positionals_[k].name, " (see lathe ",
+      return invalid_argument("missing ", positionals_[k].name, " (see lathe ",
                               command_, " --help)");
     }
   }

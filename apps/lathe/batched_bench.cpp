@@ -372,7 +372,7 @@ int run_batched_bench(int argc, char** argv) {
   args.flag({"-q", "--quiet"}, "no progress line on stderr", &p.quiet);
   Status status = args.parse(argc, argv);
   if (!status.ok())
-    return fail("batched-bench", without_command("batched-bench", status.message()));
+    return fail("batched-bench", status.message());
   if (args.help_requested()) {
     std::fputs(args.help().c_str(), stdout);
     return 0;

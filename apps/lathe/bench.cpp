@@ -664,7 +664,7 @@ int run_bench(int argc, char** argv) {
   args.flag({"--progress"}, "accepted for llama-bench scripts (progress is on unless -q)",
             &progress_flag);
   Status status = args.parse(argc, argv);
-  if (!status.ok()) return fail("bench", without_command("bench", status.message()));
+  if (!status.ok()) return fail("bench", status.message());
   if (args.help_requested()) {
     std::fputs(args.help().c_str(), stdout);
     return 0;

@@ -221,7 +221,7 @@ int run_quantize(int argc, char** argv) {
   args.positional("NTHREADS", "threads (llama-quantize's spelling of -t)", &o.threads_positional,
                   false);
   Status status = args.parse(argc, argv);
-  if (!status.ok()) return fail("quantize", without_command("quantize", status.message()));
+  if (!status.ok()) return fail("quantize", status.message());
   if (args.help_requested()) {
     std::fputs(args.help().c_str(), stdout);
     return 0;

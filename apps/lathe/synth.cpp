@@ -389,7 +389,7 @@ int run_synth(int argc, char** argv) {
   args.flag({"-q", "--quiet"}, "no progress or notes on stderr", &o.quiet);
   args.positional("OUT", "the GGUF file to write (or -o)", &positional_output, false);
   Status status = args.parse(argc, argv);
-  if (!status.ok()) return fail("synth", without_command("synth", status.message()));
+  if (!status.ok()) return fail("synth", status.message());
   if (args.help_requested()) {
     std::fputs(args.help().c_str(), stdout);
     return 0;
