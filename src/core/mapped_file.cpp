@@ -22,6 +22,22 @@ struct FdCloser {
   }
 };
 
+// FNV-1a over the fields that change whenever the file's content can have changed.
+uint64_t file_identity(const struct stat& st) {
+  const uint64_t fields[] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                             static_cast<uint64_t>(st.st_size),
+                             static_cast<uint64_t>(st.st_mtim.tv_sec),
+                             static_cast<uint64_t>(st.st_mtim.tv_nsec)};
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t field : fields) {
+    for (int byte = 0; byte < 8; ++byte) {
+      h ^= (field >> (8 * byte)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  }
+  return h == 0 ? 1 : h;
+}
+
 uint8_t* aligned_alloc_bytes(size_t size) {
   size_t rounded = (size + kHeapAlignment - 1) / kHeapAlignment * kHeapAlignment;
   if (rounded == 0) rounded = kHeapAlignment;
@@ -33,7 +49,11 @@ uint8_t* aligned_alloc_bytes(size_t size) {
 MappedFile::~MappedFile() { release(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_), mapped_(other.mapped_) {
+    : path_(std::move(other.path_)),
+      data_(other.data_),
+      size_(other.size_),
+      mapped_(other.mapped_),
+      identity_(other.identity_) {
   other.data_ = nullptr;
   other.size_ = 0;
   other.mapped_ = false;
@@ -46,6 +66,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     data_ = other.data_;
     size_ = other.size_;
     mapped_ = other.mapped_;
+    identity_ = other.identity_;
     other.data_ = nullptr;
     other.size_ = 0;
     other.mapped_ = false;
@@ -79,6 +100,7 @@ Expected<MappedFile> MappedFile::open(const std::string& path, FileLoadMode mode
   MappedFile file;
   file.path_ = path;
   file.size_ = size;
+  file.identity_ = file_identity(st);
   if (size == 0) {
     // mmap of length 0 fails; an empty file is simply empty.
     file.data_ = aligned_alloc_bytes(0);
@@ -121,6 +143,17 @@ MappedFile MappedFile::from_bytes(std::span<const uint8_t> bytes) {
   if (file.data_ != nullptr && !bytes.empty()) std::memcpy(file.data_, bytes.data(), bytes.size());
   if (file.data_ == nullptr) file.size_ = 0;
   return file;
+}
+
+void MappedFile::release(const void* begin, size_t length) const {
+  if (!mapped_ || length == 0) return;
+  const auto* p = static_cast<const uint8_t*>(begin);
+  if (p < data_ || p + length > data_ + size_) return;
+  // Only whole pages inside the range: the neighbours' bytes stay.
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(p) + length) & ~(page - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 void MappedFile::prefetch(size_t offset, size_t length) const {

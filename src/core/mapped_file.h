@@ -35,6 +35,15 @@ class MappedFile {
   // Asks the kernel to read a range ahead (weights about to be used). Harmless when not mapped.
   void prefetch(size_t offset, size_t length) const;
 
+  // Drops the mapped pages of a range from this process's memory; a later read brings them back
+  // from the page cache or the file. Only for mapped files (a no-op otherwise): it lets a copy
+  // made at load (repacked weights) replace the mapping instead of doubling memory.
+  void release(const void* begin, size_t length) const;
+
+  // Identifies the file's content: device, inode, size and modification time. Two opens of an
+  // unchanged file give the same value; 0 for bytes that came from memory.
+  uint64_t identity() const { return identity_; }
+
  private:
   void release();
 
@@ -42,6 +51,7 @@ class MappedFile {
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  uint64_t identity_ = 0;
 };
 
 }  // namespace lathe

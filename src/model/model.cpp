@@ -80,6 +80,10 @@ Expected<WeightMatrix> Model::matrix(const std::string& name, int64_t cols, int6
   m.cols = cols;
   m.row_bytes = t->n_bytes / static_cast<uint64_t>(rows);
   m.data = t->data;
+  const MappedFile& mapped = file_.mapped();
+  m.source_identity = mapped.identity();
+  m.source_offset = static_cast<uint64_t>(t->data - mapped.data());
+  if (mapped.is_mmapped()) m.source_mapping = &mapped;
   return m;
 }
 

@@ -24,6 +24,14 @@ struct WeightMatrix {
   int64_t cols = 0;
   uint64_t row_bytes = 0;
   const void* data = nullptr;
+  // Where the bytes come from: the file's identity (MappedFile::identity, 0 when unknown) and the
+  // offset in it. Equal (identity, offset, type, shape) means equal content, so a backend can keep
+  // a converted copy across loads of the same file.
+  uint64_t source_identity = 0;
+  uint64_t source_offset = 0;
+  // The mapping the bytes live in, when they may be dropped from memory once a backend has its
+  // own copy (MappedFile::release); null otherwise.
+  const MappedFile* source_mapping = nullptr;
 
   const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
   uint64_t bytes() const { return row_bytes * static_cast<uint64_t>(rows); }

@@ -98,16 +98,14 @@ void CpuBackend::clear_repacked() {
 
 const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
                                     const kernels::RepackKernels& rk) {
-  const uint64_t print = fingerprint(w);
-  auto it = repacked_.find(w.data);
-  if (it != repacked_.end()) {
-    const Repacked& r = it->second;
-    if (r.type == w.type && r.rows == w.rows && r.cols == w.cols && r.fingerprint == print) {
-      return r.data.get();
-    }
-    repacked_bytes_ -= r.bytes;
-    repacked_.erase(it);
-  }
+  // A weight of a known file is never read again once packed (its pages may even be released),
+  // so it is found by file and offset, not by sampling its bytes.
+  const RepackKey key = w.source_identity != 0
+                            ? RepackKey{w.source_identity, w.source_offset, w.type, w.rows, w.cols}
+                            : RepackKey{reinterpret_cast<uintptr_t>(w.data), fingerprint(w), w.type,
+                                        w.rows, w.cols};
+  auto it = repacked_.find(key);
+  if (it != repacked_.end()) return it->second.data.get();
   const uint64_t bytes = rk.size(w.rows, w.row_bytes);
   constexpr size_t kAlign = 64;
   void* data = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
@@ -120,9 +118,11 @@ const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
       rk.pack(static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, g0, g1, packed);
     }
   });
-  Repacked entry{w.type, w.rows, w.cols, print, {packed, &std::free}, bytes};
+  // The packed copy replaces the mapped bytes: drop them from memory rather than holding the
+  // weight twice. Anything that still reads them (get_rows of a tied embedding) pages them in.
+  if (w.source_mapping != nullptr) w.source_mapping->release(w.data, w.bytes());
   repacked_bytes_ += bytes;
-  repacked_.emplace(w.data, std::move(entry));
+  repacked_.emplace(key, Repacked{{packed, &std::free}, bytes});
   return packed;
 }
 

@@ -67,11 +67,26 @@ class CpuBackend : public Backend {
 
   // A repacked weight, found again by the address, shape and a sample of the bytes of the
   // original: a model loaded later at the same address does not reuse another model's copy.
-  struct Repacked {
+  // What a repacked copy was made from. Weights of a known file are identified by the file and the
+  // offset (the same content in a later load of that file finds its copy); others by address and a
+  // sample of their bytes.
+  struct RepackKey {
+    uint64_t source;  // file identity, or the address when it is unknown
+    uint64_t offset;  // offset in the file, or the sample of the bytes
     TensorType type;
-    int64_t rows = 0;
-    int64_t cols = 0;
-    uint64_t fingerprint = 0;
+    int64_t rows;
+    int64_t cols;
+    bool operator==(const RepackKey&) const = default;
+  };
+  struct RepackKeyHash {
+    size_t operator()(const RepackKey& k) const {
+      uint64_t h = k.source * 0x9e3779b97f4a7c15ull ^ k.offset;
+      h ^= (static_cast<uint64_t>(k.type) << 48) ^ static_cast<uint64_t>(k.rows) * 31 ^
+           static_cast<uint64_t>(k.cols);
+      return static_cast<size_t>(h ^ (h >> 29));
+    }
+  };
+  struct Repacked {
     std::unique_ptr<uint8_t, void (*)(void*)> data{nullptr, nullptr};
     uint64_t bytes = 0;
   };
@@ -79,7 +94,7 @@ class CpuBackend : public Backend {
   CpuFeatures cpu_;
   kernels::KernelTable kernels_;
   bool repack_weights_ = true;
-  std::unordered_map<const void*, Repacked> repacked_;
+  std::unordered_map<RepackKey, Repacked, RepackKeyHash> repacked_;
   uint64_t repacked_bytes_ = 0;
   ThreadPool pool_;
   std::vector<uint8_t> activation_scratch_;  // quantized activations of the current matmul
