@@ -55,7 +55,29 @@ KernelTable reference_kernels() {
   // Activations are quantized the way the runtime (not the weight quantizer) does it.
   table.quantize_row[static_cast<size_t>(TensorType::kQ8_0)] = ref::quantize_activation_q8_0;
   table.quantize_row[static_cast<size_t>(TensorType::kQ8_1)] = ref::quantize_activation_q8_1;
+  table.attention = &ref::attention_item;
+  table.rms_norm_row = &ref::rms_norm_row;
+  table.rope_head = &ref::rope_head;
+  table.swiglu = &ref::swiglu;
+  table.add = &ref::add;
+  table.exp = &ref::exp;
   return table;
+}
+
+void AttentionScratch::reserve(int64_t head_dim, int64_t tokens, int64_t kv_heads, int64_t rows,
+                               int64_t visible, int64_t span) {
+  const auto grow = [](auto& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  };
+  // q in any vec_dot type takes at most 4 bytes per value (f32).
+  grow(q_converted, head_dim * static_cast<int64_t>(sizeof(float)));
+  grow(v_row, head_dim);
+  grow(acc, head_dim);
+  grow(scores, visible);
+  grow(block, attention_block_floats(head_dim, kv_heads, rows, span));
+  grow(cursor, tokens);
+  grow(bits, tokens);
+  grow(active_rows, rows);
 }
 
 KernelTable select_kernels(const CpuFeatures& cpu, KernelLevel level) {
@@ -89,6 +111,8 @@ void install_avx2(KernelTable& table) {
   avx2::install_matmul_float(table);
   avx2::install_vec(table);
   avx2::install_matmul_packed(table);
+  avx2::install_ops(table);
+  avx2::install_attention(table);
 }
 
 void install_avx512(KernelTable& table, const CpuFeatures& cpu) {
@@ -96,6 +120,8 @@ void install_avx512(KernelTable& table, const CpuFeatures& cpu) {
   avx512::install_matmul_kquants(table);
   avx512::install_matmul_float(table, cpu.avx512bf16);
   avx512::install_matmul_packed(table);
+  avx512::install_ops(table);
+  avx512::install_attention(table);
 }
 
 }  // namespace x86

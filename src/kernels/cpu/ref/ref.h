@@ -22,18 +22,15 @@ void rope_head(float* x, const float* cache, const backend::RopeParams& p);
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void add(float* x, const float* y, int64_t n);
+// y = e^x with std::exp, the oracle of the vectorized exp.
+void exp(const float* x, float* y, int64_t n);
 
 }  // namespace lathe::kernels::ref
 
 namespace lathe::kernels::ref {
 
 // Per-thread buffers of the attention kernel, sized once for the largest head and context.
-struct AttentionScratch {
-  std::vector<uint8_t> q_converted;  // one head of q in K's vec_dot type
-  std::vector<float> v_row;
-  std::vector<float> acc;
-  std::vector<float> scores;  // plain path: one score per visible cell
-};
+using AttentionScratch = kernels::AttentionScratch;
 
 // Attention of one query head over the visible cells; writes head_dim values to out.
 // `flash` uses an online softmax in one pass; otherwise scores are materialized first.
@@ -41,6 +38,16 @@ void attention_head(const float* q, const backend::KvLayerView& kv, int64_t kv_h
                     const backend::CellRange* ranges, int64_t n_ranges,
                     const backend::AttentionParams& p, const KernelTable& kernels,
                     AttentionScratch& scratch, float* out);
+
+// The table's attention entry at the scalar level: attention_head for every (token, query head)
+// of the work item (all cells: the reference does not split cells, see AttentionItem).
+void attention_item(const AttentionArgs& args, const AttentionItem& item, AttentionScratch& scratch);
+
+// Combines the partial results of n_parts items that split one item's cells (AttentionItem::
+// partial; share i at parts + i·part_stride): per row, the accumulators rescaled to the largest
+// maximum, summed, and divided by the rescaled sums; written to args.out for the rows of `item`.
+void merge_attention_partials(const AttentionArgs& args, const AttentionItem& item,
+                              const float* parts, int64_t part_stride, int64_t n_parts);
 
 }  // namespace lathe::kernels::ref
 

@@ -22,6 +22,8 @@ void install_matmul_kquants(KernelTable& table);
 void install_matmul_float(KernelTable& table);
 void install_vec(KernelTable& table);
 void install_matmul_packed(KernelTable& table);
+void install_ops(KernelTable& table);
+void install_attention(KernelTable& table);
 }  // namespace avx2
 
 namespace avx512 {
@@ -29,6 +31,8 @@ void install_matmul_q32(KernelTable& table);
 void install_matmul_kquants(KernelTable& table);
 void install_matmul_float(KernelTable& table, bool bf16);
 void install_matmul_packed(KernelTable& table);
+void install_ops(KernelTable& table);
+void install_attention(KernelTable& table);
 }  // namespace avx512
 
 }  // namespace lathe::kernels::x86
