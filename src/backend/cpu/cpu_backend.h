@@ -99,6 +99,7 @@ class CpuBackend : public Backend {
   ThreadPool pool_;
   std::vector<uint8_t> activation_scratch_;  // quantized activations of the current matmul
   std::vector<kernels::ref::AttentionScratch> attention_scratch_;  // one per thread
+  std::vector<float> attention_partials_;  // per item, when threads share a token's cells
   std::vector<std::vector<float>> rope_scratch_;                   // one per thread
 };
 
