@@ -5,14 +5,21 @@
 //
 // The draft sources are picked to exercise every branch of the acceptance rule: a close draft
 // (mostly accepted), a hot draft (temperature 3: mostly rejected, so the residual max(0, p - q)
-// is drawn often), a skewed random proposer over the whole vocabulary, and n-gram lookup (point
-// masses). A control shows the test has power: the hot draft's own guesses fail it.
+// is drawn often), a skewed random proposer, n-gram lookup and fixed guesses (point masses). A
+// control shows the test has power: the hot draft's own guesses fail it.
+//
+// Each test runs on two models. tiny-llama q4_0 is in the repository, so these run everywhere:
+// its weights are random and its logits nearly flat, so the chain keeps the top 10 (the pair of
+// tokens 1 and 2 then has 100 outcomes, each expected often enough for its own bin), and its
+// close draft is a q8_0 copy written at test time. stories260K (../shared) is a trained model
+// whose distributions are far from flat; it runs when present.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <random>
+#include <set>
 
 #include "spec/lookup_draft.h"
 #include "spec/model_draft.h"
@@ -27,12 +34,33 @@ using Counts = std::map<int64_t, int64_t>;
 constexpr int kRuns = 3000;
 constexpr int kPositions = 3;
 
-// The target's chain: broad enough that many tokens compete at every position.
-sampling::SamplerParams target_params(uint32_t seed) {
+// A model to test on, and the chains that suit it.
+struct ModelCase {
+  const char* name;
+  const char* fixture;
+  TensorType close_draft_type;  // the close draft is a copy of the target in this type
+  int32_t top_k;                // the target's chain: broad enough that many tokens compete
+  int32_t hot_top_k;            // the hot draft's top-k (0: the whole vocabulary)
+  int threads;
+  const char* prompt;
+  const char* repeating_prompt;  // a prompt that lookup finds matches in
+};
+
+const ModelCase kTinyLlama = {
+    "TinyLlama",        "models/tiny-llama-q4_0.gguf", TensorType::kQ8_0, 10, 100, 2,
+    "Once upon a time", "a b c a b c a b c a b"};
+const ModelCase kStories = {
+    "Stories260K", "real/stories260K/stories260K.gguf", TensorType::kQ4_0, 40, 0, 1,
+    // Many girls, boys, dogs and cats can follow.
+    "Once upon a time, there was a little",
+    // Repeats, so lookup proposes "little ..." continuations.
+    "Once upon a time, there was a little girl. Once upon a time, there was a little"};
+
+sampling::SamplerParams target_params(uint32_t seed, int32_t top_k) {
   sampling::SamplerParams p;
   p.seed = seed;
   p.temp = 1.0f;
-  p.top_k = 40;
+  p.top_k = top_k;
   p.top_p = 1.0f;
   p.min_p = 0.0f;
   return p;
@@ -101,8 +129,10 @@ std::vector<std::pair<TokenId, double>> chain_dist(sampling::Sampler& s, runtime
   return out;
 }
 
-Exact exact_distributions(runtime::Context& ctx, const std::vector<TokenId>& prompt) {
-  auto sampler = sampling::Sampler::create(target_params(1), static_cast<int32_t>(ctx.n_vocab()));
+Exact exact_distributions(runtime::Context& ctx, const std::vector<TokenId>& prompt,
+                          int32_t top_k) {
+  auto sampler =
+      sampling::Sampler::create(target_params(1, top_k), static_cast<int32_t>(ctx.n_vocab()));
   EXPECT_TRUE(sampler);
   const auto v = ctx.n_vocab();
   const auto p0 = static_cast<int32_t>(prompt.size());
@@ -168,13 +198,13 @@ void expect_matches(const char* what, const Exact& ex, const Observed& obs,
   }
 }
 
-// Proposes tokens drawn independently from a fixed skewed q over the whole vocabulary.
+// Proposes tokens drawn independently from a fixed skewed q over `support`.
 class SkewedRandomDraft : public DraftSource {
  public:
-  SkewedRandomDraft(int32_t n_vocab, uint32_t seed) : rng_(seed) {
+  SkewedRandomDraft(const std::vector<TokenId>& support, uint32_t seed) : rng_(seed) {
     double total = 0.0;
-    for (int32_t t = 0; t < n_vocab; ++t) total += 1.0 + t % 5;
-    for (int32_t t = 0; t < n_vocab; ++t) {
+    for (TokenId t : support) total += 1.0 + t % 5;
+    for (TokenId t : support) {
       q_.push_back({t, 0.0f, static_cast<float>((1.0 + t % 5) / total)});
       weights_.push_back(1.0 + t % 5);
     }
@@ -183,9 +213,9 @@ class SkewedRandomDraft : public DraftSource {
   Status begin(std::span<const TokenId>) override { return Status(); }
   Status propose(std::span<const TokenId>, int max_tokens, Draft& out) override {
     out.clear();
-    std::discrete_distribution<int32_t> pick(weights_.begin(), weights_.end());
+    std::discrete_distribution<size_t> pick(weights_.begin(), weights_.end());
     for (int i = 0; i < max_tokens; ++i) {
-      out.tokens.push_back(pick(rng_));
+      out.tokens.push_back(q_[pick(rng_)].id);
       out.dists.push_back(q_);
     }
     return Status();
@@ -197,21 +227,48 @@ class SkewedRandomDraft : public DraftSource {
   std::vector<double> weights_;
 };
 
-class SpeculativeDistributionTest : public ::testing::Test {
+// Proposes the same tokens after the prompt every time, as point masses.
+class FixedDraft : public DraftSource {
+ public:
+  FixedDraft(size_t prompt_size, std::vector<TokenId> tokens)
+      : prompt_size_(prompt_size), tokens_(std::move(tokens)) {}
+  std::string describe() const override { return "fixed"; }
+  Status begin(std::span<const TokenId>) override { return Status(); }
+  Status propose(std::span<const TokenId> history, int max_tokens, Draft& out) override {
+    out.clear();
+    for (size_t k = history.size() - prompt_size_;
+         k < tokens_.size() && out.size() < static_cast<size_t>(max_tokens); ++k) {
+      out.tokens.push_back(tokens_[k]);
+      out.dists.emplace_back();
+    }
+    return Status();
+  }
+
+ private:
+  size_t prompt_size_;
+  std::vector<TokenId> tokens_;
+};
+
+class SpeculativeDistributionTest : public ::testing::TestWithParam<ModelCase> {
  protected:
   void SetUp() override {
-    LATHE_FIXTURE_OR_SKIP(path, "real/stories260K/stories260K.gguf");
-    backend_ = testing_util::make_backend(1);
+    const ModelCase& mc = GetParam();
+    LATHE_FIXTURE_OR_SKIP(path, mc.fixture);
+    backend_ = testing_util::make_backend(mc.threads);
     auto loaded = testing_util::load(path, backend_, 64);
     ASSERT_TRUE(loaded) << loaded.error().message();
     target_ = std::move(loaded).value();
-    const std::string q4 = lathe::testing::make_temp_dir("dist") + "/stories260K-q4_0.gguf";
-    ASSERT_TRUE(testing_util::requantize(path, q4, TensorType::kQ4_0).ok());
-    auto draft = testing_util::load(q4, backend_, 64);
+    n_vocab_ = static_cast<int32_t>(target_.context->n_vocab());
+    const std::string close = lathe::testing::make_temp_dir("dist") + "/close-draft.gguf";
+    ASSERT_TRUE(testing_util::requantize(path, close, mc.close_draft_type).ok());
+    auto draft = testing_util::load(close, backend_, 64);
     ASSERT_TRUE(draft) << draft.error().message();
     draft_ = std::move(draft).value();
-    // Many girls, boys, dogs and cats can follow.
-    prompt_ = target_.tokenizer->encode("Once upon a time, there was a little", true, false);
+    prompt_ = target_.tokenizer->encode(mc.prompt, true, false);
+  }
+
+  Exact exact(const std::vector<TokenId>& prompt) {
+    return exact_distributions(*target_.context, prompt, GetParam().top_k);
   }
 
   // kRuns generations of kPositions tokens through one decoder: its random stream runs on, so
@@ -220,7 +277,7 @@ class SpeculativeDistributionTest : public ::testing::Test {
                               const std::vector<TokenId>& prompt, int n_draft,
                               SpecStats* stats_out = nullptr) {
     Observed obs;
-    auto sampler = sampling::Sampler::create(target_params(12345), 512);
+    auto sampler = sampling::Sampler::create(target_params(12345, GetParam().top_k), n_vocab_);
     EXPECT_TRUE(sampler);
     SpecParams sp;
     sp.n_draft = n_draft;
@@ -237,7 +294,7 @@ class SpeculativeDistributionTest : public ::testing::Test {
       auto out = dec->generate(go);
       EXPECT_TRUE(out) << out.error().message();
       if (!out) break;
-      obs.add(out->tokens, 512);
+      obs.add(out->tokens, n_vocab_);
       total.n_drafted += dec->stats().n_drafted;
       total.n_checked += dec->stats().n_checked;
       total.n_accepted += dec->stats().n_accepted;
@@ -255,9 +312,9 @@ class SpeculativeDistributionTest : public ::testing::Test {
 
   std::unique_ptr<DraftSource> model_draft(float temp, uint32_t seed) {
     ModelDraftParams dp;
-    dp.sampler = target_params(seed);
+    dp.sampler = target_params(seed, GetParam().top_k);
     dp.sampler.temp = temp;
-    if (temp > 1.0f) dp.sampler.top_k = 0;
+    if (temp > 1.0f) dp.sampler.top_k = GetParam().hot_top_k;
     auto d = ModelDraft::create(*draft_.context, dp);
     EXPECT_TRUE(d) << d.error().message();
     return std::move(d).value();
@@ -265,55 +322,69 @@ class SpeculativeDistributionTest : public ::testing::Test {
 
   std::shared_ptr<backend::CpuBackend> backend_;
   testing_util::Loaded target_, draft_;
+  int32_t n_vocab_ = 0;
   std::vector<TokenId> prompt_;
 };
 
-TEST_F(SpeculativeDistributionTest, PlainSamplingPassesTheTestItself) {
-  const Exact ex = exact_distributions(*target_.context, prompt_);
-  auto sampler = sampling::Sampler::create(target_params(777), 512);
+TEST_P(SpeculativeDistributionTest, PlainSamplingPassesTheTestItself) {
+  const Exact ex = exact(prompt_);
+  auto sampler = sampling::Sampler::create(target_params(777, GetParam().top_k), n_vocab_);
   ASSERT_TRUE(sampler);
   Observed obs;
   for (int run = 0; run < kRuns; ++run) {
     auto out = generate_plain(*target_.context, *sampler, prompt_,
                               run == 0 ? 0 : static_cast<int64_t>(prompt_.size()), kPositions);
     ASSERT_TRUE(out) << out.error().message();
-    obs.add(out->tokens, 512);
+    obs.add(out->tokens, n_vocab_);
   }
   expect_matches("plain sampling", ex, obs);
 }
 
-TEST_F(SpeculativeDistributionTest, CloseDraftKeepsTheTargetDistribution) {
-  const Exact ex = exact_distributions(*target_.context, prompt_);
+TEST_P(SpeculativeDistributionTest, CloseDraftKeepsTheTargetDistribution) {
+  const Exact ex = exact(prompt_);
   SpecStats stats;
   const Observed obs =
-      sample_speculative("q4_0 draft, same chain", model_draft(1.0f, 99), prompt_, 4, &stats);
-  expect_matches("q4_0 draft, same chain", ex, obs);
+      sample_speculative("close draft, same chain", model_draft(1.0f, 99), prompt_, 4, &stats);
+  expect_matches("close draft, same chain", ex, obs);
   EXPECT_GT(stats.acceptance(), 0.5);
 }
 
-TEST_F(SpeculativeDistributionTest, HotDraftKeepsTheTargetDistribution) {
-  const Exact ex = exact_distributions(*target_.context, prompt_);
+TEST_P(SpeculativeDistributionTest, HotDraftKeepsTheTargetDistribution) {
+  const Exact ex = exact(prompt_);
   SpecStats stats;
   const Observed obs =
-      sample_speculative("q4_0 draft at temperature 3", model_draft(3.0f, 98), prompt_, 4, &stats);
-  expect_matches("q4_0 draft at temperature 3", ex, obs);
+      sample_speculative("draft at temperature 3", model_draft(3.0f, 98), prompt_, 4, &stats);
+  expect_matches("draft at temperature 3", ex, obs);
   EXPECT_LT(stats.acceptance(), 0.5) << "the residual branch must be exercised";
 }
 
-TEST_F(SpeculativeDistributionTest, SkewedRandomDraftKeepsTheTargetDistribution) {
-  const Exact ex = exact_distributions(*target_.context, prompt_);
+TEST_P(SpeculativeDistributionTest, SkewedRandomDraftKeepsTheTargetDistribution) {
+  const Exact ex = exact(prompt_);
+  // A small vocabulary is proposed whole. A large one would make almost every guess one the
+  // target never picks, so the support is every token the target can pick in the first three
+  // positions (accepted with probability min(1, p/q)) and 64 it cannot.
+  std::vector<TokenId> support;
+  if (n_vocab_ <= 1024) {
+    for (TokenId t = 0; t < n_vocab_; ++t) support.push_back(t);
+  } else {
+    std::set<TokenId> ids;
+    for (const auto& [t, p] : ex.first) ids.insert(static_cast<TokenId>(t));
+    for (const auto& [key, p] : ex.pair) ids.insert(static_cast<TokenId>(key % n_vocab_));
+    for (const auto& [t, p] : ex.third) ids.insert(static_cast<TokenId>(t));
+    for (TokenId t = 1000; t < 1064; ++t) ids.insert(t);
+    support.assign(ids.begin(), ids.end());
+  }
   SpecStats stats;
   const Observed obs = sample_speculative(
-      "skewed random draft", std::make_unique<SkewedRandomDraft>(512, 5), prompt_, 2, &stats);
+      "skewed random draft", std::make_unique<SkewedRandomDraft>(support, 5), prompt_, 2, &stats);
   expect_matches("skewed random draft", ex, obs);
+  EXPECT_GT(stats.n_accepted, 0);
+  EXPECT_LT(stats.n_accepted, stats.n_checked);
 }
 
-TEST_F(SpeculativeDistributionTest, LookupDraftKeepsTheTargetDistribution) {
-  // The prompt repeats, so lookup proposes "little ..." continuations as point masses.
-  const auto prompt = target_.tokenizer->encode(
-      "Once upon a time, there was a little girl. Once upon a time, there was a little", true,
-      false);
-  const Exact ex = exact_distributions(*target_.context, prompt);
+TEST_P(SpeculativeDistributionTest, LookupDraftKeepsTheTargetDistribution) {
+  const auto prompt = target_.tokenizer->encode(GetParam().repeating_prompt, true, false);
+  const Exact ex = exact(prompt);
   SpecStats stats;
   const Observed obs =
       sample_speculative("lookup draft", LookupDraft::create({1, 3}).value(), prompt, 3, &stats);
@@ -321,21 +392,57 @@ TEST_F(SpeculativeDistributionTest, LookupDraftKeepsTheTargetDistribution) {
   EXPECT_GT(stats.n_drafted, kRuns) << "lookup must have proposed";
 }
 
-TEST_F(SpeculativeDistributionTest, TheTestDetectsTheWrongDistribution) {
+TEST_P(SpeculativeDistributionTest, FixedGuessesKeepTheTargetDistribution) {
+  // Point masses the target sometimes agrees with: its likeliest first token, then its likeliest
+  // second token after that, then a token it never picks third. Each is kept with probability
+  // p(d), so both outcomes of the test occur.
+  const Exact ex = exact(prompt_);
+  auto best = [](const Dist& d, int64_t lo, int64_t hi) {
+    int64_t arg = -1;
+    double p_max = -1.0;
+    for (auto it = d.lower_bound(lo); it != d.end() && it->first < hi; ++it) {
+      if (it->second > p_max) {
+        p_max = it->second;
+        arg = it->first;
+      }
+    }
+    return arg;
+  };
+  const auto first = static_cast<TokenId>(best(ex.first, 0, n_vocab_));
+  const int64_t v = n_vocab_;
+  const auto second = static_cast<TokenId>(best(ex.pair, first * v, (first + 1) * v) % v);
+  TokenId never = 0;
+  while (ex.third.count(never) != 0) ++never;
+  SpecStats stats;
+  const Observed obs = sample_speculative(
+      "fixed guesses",
+      std::make_unique<FixedDraft>(prompt_.size(), std::vector<TokenId>{first, second, never}),
+      prompt_, 3, &stats);
+  expect_matches("fixed guesses", ex, obs);
+  EXPECT_GT(stats.n_accepted, 0);
+  EXPECT_LT(stats.n_accepted, stats.n_checked);
+}
+
+TEST_P(SpeculativeDistributionTest, TheTestDetectsTheWrongDistribution) {
   // The hot draft's own first guesses (what "accept every draft" would output) must fail.
-  const Exact ex = exact_distributions(*target_.context, prompt_);
+  const Exact ex = exact(prompt_);
   auto draft = model_draft(3.0f, 97);
   Observed obs;
   Draft d;
-  std::vector<TokenId> history = prompt_;
   ASSERT_TRUE(draft->begin(prompt_).ok());
   for (int run = 0; run < kRuns; ++run) {
     ASSERT_TRUE(draft->propose(prompt_, kPositions, d).ok());
     ASSERT_EQ(d.size(), static_cast<size_t>(kPositions));
-    obs.add(d.tokens, 512);
+    obs.add(d.tokens, n_vocab_);
   }
   expect_matches("control: the draft's own guesses", ex, obs, /*expect_pass=*/false);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, SpeculativeDistributionTest,
+                         ::testing::Values(kTinyLlama, kStories),
+                         [](const ::testing::TestParamInfo<ModelCase>& info) {
+                           return std::string(info.param.name);
+                         });
 
 }  // namespace
 }  // namespace lathe::spec

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,19 +61,35 @@ inline std::unique_ptr<runtime::Context> another_context(
   return ctx ? std::move(ctx).value() : nullptr;
 }
 
-// Writes a copy of a GGUF model whose 2-D weights are in `type` (rows that are not whole blocks
-// of it go to f16), the way `lathe quantize` would, through dequantize/quantize of each tensor.
-inline Status requantize(const std::string& src_path, const std::string& dst_path,
-                         TensorType type) {
+// How copy_model changes a model on the way.
+struct CopyOptions {
+  // The type of the 2-D weights (rows that are not whole blocks of it go to f16), through
+  // dequantize/quantize of each tensor as `lathe quantize` would; nullopt keeps every tensor's
+  // bytes as they are.
+  std::optional<TensorType> type;
+  // Called after the metadata is copied, to change it (e.g. a token's text).
+  std::function<void(gguf::Writer&)> edit_metadata;
+};
+
+// Writes a copy of a GGUF model: a second precision of an in-repo fixture (so "a quantized draft
+// for a finer target" needs no large file), or a model with an edited vocabulary.
+inline Status copy_model(const std::string& src_path, const std::string& dst_path,
+                         const CopyOptions& options) {
   LATHE_ASSIGN_OR_RETURN(gguf::File src, gguf::File::open(src_path));
   gguf::Writer writer(src.alignment());
   for (const auto& kv : src.metadata()) LATHE_RETURN_IF_ERROR(writer.set_value(kv.key, kv.value));
-  const TensorTypeInfo& info = tensor_type_info(type);
+  if (options.edit_metadata) options.edit_metadata(writer);
   std::vector<std::vector<uint8_t>> data;
   for (const auto& t : src.tensors()) {
+    if (!options.type) {
+      LATHE_RETURN_IF_ERROR(writer.add_tensor(t.name, t.type, t.shape));
+      data.emplace_back(t.bytes().begin(), t.bytes().end());
+      continue;
+    }
     TensorType out_type = t.type;
     if (t.shape.size() == 2) {
-      out_type = t.shape[0] % info.block_elems == 0 ? type : TensorType::kF16;
+      const TensorTypeInfo& info = tensor_type_info(*options.type);
+      out_type = t.shape[0] % info.block_elems == 0 ? *options.type : TensorType::kF16;
     }
     const auto rows = static_cast<int64_t>(t.n_rows());
     const int64_t width = t.shape[0];
@@ -84,6 +102,34 @@ inline Status requantize(const std::string& src_path, const std::string& dst_pat
   }
   std::vector<std::span<const uint8_t>> views(data.begin(), data.end());
   return writer.write_file(dst_path, views);
+}
+
+// A copy whose 2-D weights are in `type` (see CopyOptions::type).
+inline Status requantize(const std::string& src_path, const std::string& dst_path,
+                         TensorType type) {
+  CopyOptions options;
+  options.type = type;
+  return copy_model(src_path, dst_path, options);
+}
+
+// A copy whose token `id` reads `text`: a vocabulary that differs from the original at one id.
+inline Status copy_with_token_text(const std::string& src_path, const std::string& dst_path,
+                                   int32_t id, const std::string& text) {
+  LATHE_ASSIGN_OR_RETURN(gguf::File src, gguf::File::open(src_path));
+  const gguf::Value* tokens = nullptr;
+  for (const auto& kv : src.metadata()) {
+    if (kv.key == "tokenizer.ggml.tokens") tokens = &kv.value;
+  }
+  if (tokens == nullptr || id < 0 || static_cast<size_t>(id) >= tokens->array_strings().size()) {
+    return invalid_argument(src_path, " has no token ", id);
+  }
+  std::vector<std::string_view> texts = tokens->array_strings();
+  texts[static_cast<size_t>(id)] = text;
+  CopyOptions options;
+  options.edit_metadata = [&texts](gguf::Writer& w) {
+    w.set_string_array("tokenizer.ggml.tokens", std::span<const std::string_view>(texts));
+  };
+  return copy_model(src_path, dst_path, options);
 }
 
 // Greedy-or-sampled plain decoding of n tokens with a fresh context on `loaded`'s model.
