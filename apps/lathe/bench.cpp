@@ -6,6 +6,10 @@
 // batch asking for logits; tg N decodes N single tokens one after another, each asking for
 // logits, with no sampling; pp N+tg M does both in one timed run. -d D first fills the cache with
 // D tokens (not timed). One warm-up run per test is excluded, then -r timed runs give mean ± sd.
+//
+// lathe's addition, -md DRAFT --draft N: a test "sdG (draft N)" per generation length G that
+// generates G tokens greedily by speculative decoding and by the target alone, and reports the
+// speed-up next to the one the acceptance rate and cost ratio predict (bench_spec.h).
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -20,6 +24,7 @@
 #include "args.h"
 #include "backend/cpu/cpu_backend.h"
 #include "bench_commands.h"
+#include "bench_spec.h"
 #include "commands.h"
 #include "core/cpu_features.h"
 #include "core/timer.h"
@@ -50,6 +55,9 @@ struct Params {
   std::vector<int> threads;
   std::vector<int> n_gpu_layers = {0};
   std::vector<int> mmap = {1};
+  std::vector<std::string> drafts;  // -md: each adds sd tests
+  std::vector<int> n_draft;         // --draft; {16} when -md is given without it
+  std::vector<int> threads_draft;   // -td; empty: as -t
   int reps = 5;
   std::string output = "md";
   std::string plot;
@@ -74,16 +82,24 @@ struct Instance {
   int n_depth = 0;
   int n_prompt = 0;
   int n_gen = 0;
+  // An sd test: the draft model, the most tokens it drafts per pass, its threads.
+  std::string draft;
+  int n_draft = 0;
+  int threads_draft = 0;
 
   std::string test_name() const {
-    std::string name = n_prompt > 0 && n_gen == 0   ? format("pp%d", n_prompt)
+    // sd keeps tg's number (the tokens generated) and names the draft length apart, so that
+    // "sd128 (draft 8)" reads as tg128 done with 8-token drafts.
+    std::string name = is_sd()                      ? format("sd%d (draft %d)", n_gen, n_draft)
+                       : n_prompt > 0 && n_gen == 0 ? format("pp%d", n_prompt)
                        : n_gen > 0 && n_prompt == 0 ? format("tg%d", n_gen)
                                                     : format("pp%d+tg%d", n_prompt, n_gen);
     if (n_depth > 0) name += format(" @ d%d", n_depth);
     return name;
   }
+  bool is_sd() const { return n_draft > 0; }
   bool is_pp() const { return n_prompt > 0 && n_gen == 0; }
-  bool is_tg() const { return n_gen > 0 && n_prompt == 0; }
+  bool is_tg() const { return n_gen > 0 && n_prompt == 0 && !is_sd(); }
 };
 
 struct Result {
@@ -102,6 +118,10 @@ struct Result {
   hw::PeakKind peak_kind = hw::PeakKind::kInt8;
   double ceiling_ts = -1;
   uint64_t peak_rss = 0;
+  // sd tests only.
+  std::string draft_type;
+  SpecBenchResult spec;
+  double baseline_avg_ts = 0, baseline_stddev_ts = 0;
 };
 
 std::vector<Instance> make_instances(const Params& p, const std::vector<TensorType>& tk,
@@ -119,7 +139,7 @@ std::vector<Instance> make_instances(const Params& p, const std::vector<TensorTy
                 for (bool f : fa)
                   for (int t : p.threads)
                     for (int d : p.n_depth) {
-                      Instance base{m, mm != 0, ngl, nb, nub, k, v, f, t, d, 0, 0};
+                      Instance base{m, mm != 0, ngl, nb, nub, k, v, f, t, d, 0, 0, {}, 0, 0};
                       for (int n : p.n_prompt) {
                         if (n == 0) continue;
                         Instance i = base;
@@ -139,6 +159,21 @@ std::vector<Instance> make_instances(const Params& p, const std::vector<TensorTy
                         i.n_gen = tg;
                         out.push_back(i);
                       }
+                      // After the plain tests, so that tgN precedes its sd rows.
+                      const std::vector<int> td =
+                          p.threads_draft.empty() ? std::vector<int>{t} : p.threads_draft;
+                      for (int n : p.n_gen)
+                        for (const std::string& draft : p.drafts)
+                          for (int nd : p.n_draft)
+                            for (int dt : td) {
+                              if (n == 0) continue;
+                              Instance i = base;
+                              i.n_gen = n;
+                              i.draft = draft;
+                              i.n_draft = nd;
+                              i.threads_draft = dt;
+                              out.push_back(i);
+                            }
                     }
   return out;
 }
@@ -157,6 +192,8 @@ class Runner {
 
  private:
   Status load(const Instance& inst);
+  Status load_draft(const Instance& inst);
+  Status run_sd(const Instance& inst, const std::string& where, Result& r);
   Status prompt(runtime::Context& ctx, int n, int n_batch, int32_t& pos);
   Status generate(runtime::Context& ctx, int n, int32_t& pos);
   int32_t random_token() {
@@ -173,6 +210,13 @@ class Runner {
   int32_t bos_ = -1;
   bool add_bos_ = false;
   std::shared_ptr<backend::CpuBackend> backend_;
+  // The draft of sd tests, kept while consecutive tests share it; its backend when -td differs
+  // from -t (equal counts share the target's: two pools on the same cores would spin against
+  // each other).
+  std::shared_ptr<const model::Model> draft_;
+  std::string draft_path_;
+  bool draft_mmap_ = true;
+  std::shared_ptr<backend::CpuBackend> draft_backend_;
 };
 
 Status Runner::load(const Instance& inst) {
@@ -201,6 +245,58 @@ Status Runner::load(const Instance& inst) {
     options.n_threads = inst.threads;
     backend_ = std::make_shared<backend::CpuBackend>(options);
   }
+  return Status();
+}
+
+Status Runner::load_draft(const Instance& inst) {
+  if (!draft_ || draft_path_ != inst.draft || draft_mmap_ != inst.mmap) {
+    draft_.reset();
+    model::LoadOptions options;
+    options.mode = inst.mmap ? FileLoadMode::kMmap : FileLoadMode::kRead;
+    auto loaded = model::Model::load(inst.draft, options);
+    if (!loaded) return loaded.error().with_context("draft");
+    draft_ = std::move(loaded).value();
+    draft_path_ = inst.draft;
+    draft_mmap_ = inst.mmap;
+  }
+  if (inst.threads_draft != inst.threads &&
+      (!draft_backend_ || draft_backend_->n_threads() != inst.threads_draft)) {
+    backend::CpuBackendOptions options;
+    options.n_threads = inst.threads_draft;
+    draft_backend_ = std::make_shared<backend::CpuBackend>(options);
+  }
+  return Status();
+}
+
+Status Runner::run_sd(const Instance& inst, const std::string& where, Result& r) {
+  LATHE_RETURN_IF_ERROR(load_draft(inst));
+  r.draft_type = model_type_label(*draft_);
+  SpecBenchParams sp;
+  // The start: BOS (a random token without one), then the depth as random tokens, as -d fills
+  // the cache for the other tests.
+  sp.prompt.push_back(add_bos_ ? bos_ : random_token());
+  for (int i = 0; i < inst.n_depth; ++i) sp.prompt.push_back(random_token());
+  sp.n_gen = inst.n_gen;
+  sp.n_draft = inst.n_draft;
+  sp.reps = params_.reps;
+  sp.warmup = !params_.no_warmup;
+  sp.context.n_ubatch = inst.n_ubatch;
+  sp.context.type_k = inst.type_k;
+  sp.context.type_v = inst.type_v;
+  sp.context.flash_attention = inst.flash_attn;
+  const auto& draft_backend = inst.threads_draft == inst.threads ? backend_ : draft_backend_;
+  LATHE_ASSIGN_OR_RETURN(r.spec, run_spec_bench(model_, backend_, draft_, draft_backend, sp,
+                                                [&](const std::string& phase) {
+                                                  progress_.update(where + ": " + phase);
+                                                }));
+  for (size_t i = 0; i < r.spec.samples_ns.size(); ++i) {
+    r.samples_ns.push_back(r.spec.samples_ns[i]);
+    r.samples_ts.push_back(1e9 * inst.n_gen / r.spec.samples_ns[i]);
+  }
+  std::vector<double> baseline_ts;
+  for (double ns : r.spec.baseline_samples_ns) baseline_ts.push_back(1e9 * inst.n_gen / ns);
+  r.baseline_avg_ts = mean(baseline_ts);
+  r.baseline_stddev_ts = stddev(baseline_ts);
   return Status();
 }
 
@@ -249,6 +345,16 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
   r.model_size = model_->weight_bytes();
   r.n_params = model_->parameter_count();
   r.test_time = utc_now();
+  if (inst.is_sd()) {
+    // No roofline columns: a speculative token does not read the weights once.
+    LATHE_RETURN_IF_ERROR(run_sd(inst, where, r));
+    r.avg_ns = mean(r.samples_ns);
+    r.stddev_ns = stddev(r.samples_ns);
+    r.avg_ts = mean(r.samples_ts);
+    r.stddev_ts = stddev(r.samples_ts);
+    r.peak_rss = peak_rss_bytes();
+    return r;
+  }
 
   runtime::ContextParams cp;
   cp.n_ctx = inst.n_prompt + inst.n_gen + inst.n_depth;
@@ -327,6 +433,11 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
 
 // ---- output ---------------------------------------------------------------------------------
 
+std::string file_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 std::string fmt_or_dash(double value, const char* fmt) {
   return value < 0 ? std::string("-") : format(fmt, value);
 }
@@ -352,12 +463,23 @@ class Printer {
     if (show_tv_) columns_.push_back({"type_v", 6});
     if (show_fa_) columns_.push_back({"fa", 2});
     if (show_mmap_) columns_.push_back({"mmap", 4});
+    show_sd_ = !p.drafts.empty();
+    show_td_ = !p.threads_draft.empty();
+    if (show_sd_) columns_.push_back({"draft", -24});
+    if (show_td_) columns_.push_back({"td", 3});
     columns_.push_back({"test", 15});
     columns_.push_back({"t/s", 20});
     columns_.push_back({"GB/s", 7});
     columns_.push_back({"% bw", 5});
     columns_.push_back({"TOPS", 7});
     columns_.push_back({"% peak", 6});
+    if (show_sd_) {
+      columns_.push_back({"accept %", 8});
+      columns_.push_back({"alpha", 5});
+      columns_.push_back({"len", 5});
+      columns_.push_back({"speed-up", 8});
+      columns_.push_back({"expected", 8});
+    }
   }
 
   void header() {
@@ -366,7 +488,7 @@ class Printer {
       std::string line;
       const Json fields = record(Result{});  // named: items() must not outlive it
       for (const auto& [key, value] : fields.items()) {
-        if (key == "samples_ns" || key == "samples_ts") continue;
+        if (is_sample_list(key)) continue;
         line += (line.empty() ? "" : ",") + key;
       }
       std::printf("%s\n", line.c_str());
@@ -387,6 +509,8 @@ class Printer {
       if (show_tv_) cells.push_back(std::string(tensor_type_name(r.inst.type_v)));
       if (show_fa_) cells.push_back(r.inst.flash_attn ? "1" : "0");
       if (show_mmap_) cells.push_back(r.inst.mmap ? "1" : "0");
+      if (show_sd_) cells.push_back(r.inst.is_sd() ? file_name(r.inst.draft) : "-");
+      if (show_td_) cells.push_back(r.inst.is_sd() ? std::to_string(r.inst.threads_draft) : "-");
       cells.push_back(r.inst.test_name());
       cells.push_back(format("%.2f ± %.2f", r.avg_ts, r.stddev_ts));
       cells.push_back(fmt_or_dash(r.effective_bw < 0 ? -1 : r.effective_bw / 1e9, "%.2f"));
@@ -397,12 +521,22 @@ class Printer {
       cells.push_back(r.hw_peak > 0 && r.achieved_ops >= 0
                           ? format("%.1f", 100.0 * r.achieved_ops / r.hw_peak)
                           : "-");
+      if (show_sd_ && r.inst.is_sd()) {
+        const spec::SpecStats& s = r.spec.stats;
+        cells.push_back(format("%.2f", 100.0 * s.acceptance()));
+        cells.push_back(format("%.3f", s.alpha()));
+        cells.push_back(format("%.2f", s.tokens_per_pass()));
+        cells.push_back(format("%.2fx", speedup(r)));
+        cells.push_back(format("%.2fx", r.spec.expected_speedup()));
+      } else if (show_sd_) {
+        cells.insert(cells.end(), 5, "-");
+      }
       std::fputs(markdown_row(columns_, cells).c_str(), stdout);
     } else if (format_ == "csv") {
       std::string line;
       const Json fields = record(r);
       for (const auto& [key, value] : fields.items()) {
-        if (key == "samples_ns" || key == "samples_ts") continue;
+        if (is_sample_list(key)) continue;
         const std::string text = value.is_string() ? value.get<std::string>()
                                  : value.is_null() ? ""
                                                    : value.dump();
@@ -426,10 +560,26 @@ class Printer {
   }
 
   void footer(const Roofs& roofs,
-              const std::map<std::string, std::pair<std::string, uint64_t>>& rss) {
+              const std::map<std::string, std::pair<std::string, uint64_t>>& rss,
+              const std::vector<Result>& results) {
     if (format_ == "json") std::printf("%s]\n", first_ ? "" : "\n");
     if (format_ != "md") return;
     std::printf("\n");
+    if (show_sd_) {
+      std::printf(
+          "sdN (draft K): N tokens generated greedily by speculative decoding, the draft guessing "
+          "up to K per pass. t/s, speed-up: against greedy decoding by the target alone, measured "
+          "in the same test from the same start (json: baseline_avg_ts); accept %%: accepted / "
+          "drafted; alpha: accepted / tested; len: tokens per target pass; expected: (1 - "
+          "alpha^(K'+1)) / ((1 - alpha)(1 + cK')) with c the draft/target cost of one decode and "
+          "K' the tokens drafted per pass (json: draft_target_cost_ratio, verify_cost).\n");
+      for (const Result& r : results) {
+        if (r.inst.is_sd() && !r.spec.identical) {
+          std::printf("note: %s with %s generated other tokens than the target alone\n",
+                      r.inst.test_name().c_str(), file_name(r.inst.draft).c_str());
+        }
+      }
+    }
     for (const auto& [path, entry] : rss) {
       std::printf("peak RSS: %s (%s): %s\n", entry.first.c_str(), path.c_str(),
                   size_label(entry.second).c_str());
@@ -490,14 +640,46 @@ class Printer {
     j["peak_rss_bytes"] = r.peak_rss;
     j["samples_ns"] = r.samples_ns;
     j["samples_ts"] = r.samples_ts;
+    if (show_sd_) {
+      const bool sd = r.inst.is_sd();
+      const spec::SpecStats& s = r.spec.stats;
+      auto sd_value = [sd](auto v) { return sd ? Json(v) : Json(); };
+      j["draft_filename"] = sd_value(r.inst.draft);
+      j["draft_type"] = sd_value(r.draft_type);
+      j["n_draft"] = sd_value(r.inst.n_draft);
+      j["n_threads_draft"] = sd_value(r.inst.threads_draft);
+      j["accept_pct"] = sd_value(100.0 * s.acceptance());
+      j["alpha"] = sd_value(s.alpha());
+      j["mean_accepted_length"] = sd_value(s.tokens_per_pass());
+      j["drafted_per_pass"] = sd_value(s.drafted_per_pass());
+      j["n_passes"] = sd_value(s.n_passes);
+      j["n_drafted"] = sd_value(s.n_drafted);
+      j["n_accepted"] = sd_value(s.n_accepted);
+      j["baseline_avg_ts"] = sd_value(r.baseline_avg_ts);
+      j["baseline_stddev_ts"] = sd_value(r.baseline_stddev_ts);
+      j["speedup"] = sd_value(speedup(r));
+      j["expected_speedup"] = sd_value(r.spec.expected_speedup());
+      j["draft_target_cost_ratio"] = sd_value(r.spec.cost_ratio());
+      j["verify_cost"] = sd_value(r.spec.pass_cost());
+      j["expected_speedup_at_verify_cost"] = sd_value(r.spec.expected_speedup_at_pass_cost());
+      j["greedy_identical"] = sd_value(r.spec.identical);
+      j["baseline_samples_ns"] = sd_value(r.spec.baseline_samples_ns);
+    }
     return j;
   }
 
  private:
+  static bool is_sample_list(const std::string& key) {
+    return key == "samples_ns" || key == "samples_ts" || key == "baseline_samples_ns";
+  }
+  static double speedup(const Result& r) {
+    return r.baseline_avg_ts > 0 ? r.avg_ts / r.baseline_avg_ts : 0.0;
+  }
+
   std::string format_;
   std::vector<Column> columns_;
   bool show_ngl_ = false, show_b_ = false, show_ub_ = false, show_tk_ = false, show_tv_ = false,
-       show_fa_ = false, show_mmap_ = false;
+       show_fa_ = false, show_mmap_ = false, show_sd_ = false, show_td_ = false;
   bool first_ = true;
 };
 
@@ -520,6 +702,10 @@ std::string series_key(const Result& r, const Params& p, bool x_is_depth) {
   if (p.flash_attn.size() > 1) key += r.inst.flash_attn ? " fa" : " no-fa";
   if (p.mmap.size() > 1) key += r.inst.mmap ? " mmap" : " no-mmap";
   if (!x_is_depth && p.n_depth.size() > 1) key += format(" d=%d", r.inst.n_depth);
+  if (r.inst.is_sd()) {
+    key += format(" draft %s N=%d", file_name(r.inst.draft).c_str(), r.inst.n_draft);
+    if (p.threads_draft.size() > 1) key += format(" td=%d", r.inst.threads_draft);
+  }
   return key;
 }
 
@@ -539,6 +725,8 @@ std::string plot_svg(const std::vector<Result>& results, const Params& p, const 
       {"prompt + generation (pg)", [](const Instance& i) { return i.n_prompt > 0 && i.n_gen > 0; },
        [](const Instance& i) { return static_cast<double>(i.n_prompt + i.n_gen); },
        "prompt + generated tokens (-pg)"},
+      {"speculative generation (sd)", [](const Instance& i) { return i.is_sd(); },
+       [](const Instance& i) { return static_cast<double>(i.n_gen); }, "generated tokens (-n)"},
   };
   for (const Kind& kind : kinds) {
     std::vector<const Result*> rs;
@@ -617,6 +805,18 @@ Status validate(const Params& p) {
   for (int n : p.n_gen) any |= n > 0;
   for (const auto& [pp, tg] : p.n_pg) any |= pp > 0 || tg > 0;
   if (!any) return invalid_argument("nothing to run: every -p, -n and -pg is 0");
+  if (p.drafts.empty()) {
+    if (!p.n_draft.empty()) return invalid_argument("--draft needs a draft model (-md FILE)");
+    if (!p.threads_draft.empty()) return invalid_argument("-td needs a draft model (-md FILE)");
+  } else {
+    LATHE_RETURN_IF_ERROR(check_range("--draft", p.n_draft, 1, 4096));
+    if (!p.threads_draft.empty()) {
+      LATHE_RETURN_IF_ERROR(check_range("-td", p.threads_draft, 1, 4096));
+    }
+    bool any_gen = false;
+    for (int n : p.n_gen) any_gen |= n > 0;
+    if (!any_gen) return invalid_argument("-md needs a generation length: every -n is 0");
+  }
   return Status();
 }
 
@@ -650,6 +850,15 @@ int run_bench(int argc, char** argv) {
   args.list({"-b", "--batch-size"}, "N", "tokens per decode call (default 2048)", &p.n_batch);
   args.list({"-ub", "--ubatch-size"}, "N", "tokens per forward pass (default 512)", &p.n_ubatch);
   args.list({"-mmp", "--mmap"}, "0|1", "map the model (1, default) or read it (0)", &p.mmap);
+  args.list({"-md", "--model-draft"}, "FILES",
+            "draft models (same vocabulary as -m): adds a test sdN (draft K) per -n and --draft, "
+            "speculative greedy generation against the target alone",
+            &p.drafts);
+  args.list({"--draft", "--draft-max", "--draft-n"}, "N",
+            "most tokens drafted per pass in sd tests (default 16)", &p.n_draft);
+  args.list({"-td", "--threads-draft"}, "N",
+            "draft threads in sd tests (default: as -t, sharing the target's thread pool)",
+            &p.threads_draft);
   args.flag({"--no-mmap"}, "read the model into memory (same as -mmp 0)", &no_mmap);
   args.option({"-o", "--output"}, "FORMAT", "md, csv, json or jsonl (default md)", &p.output);
   args.option({"--plot"}, "FILE.svg",
@@ -672,6 +881,7 @@ int run_bench(int argc, char** argv) {
   if (p.threads.empty()) p.threads = {default_thread_count()};
   if (no_mmap) p.mmap = {0};
   if (!fa_text.empty()) p.flash_attn = fa_text;
+  if (!p.drafts.empty() && p.n_draft.empty()) p.n_draft = {16};  // llama-speculative's default
   status = validate(p);
   if (!status.ok()) return fail("bench", status.message());
 
@@ -708,6 +918,20 @@ int run_bench(int argc, char** argv) {
       return fail("bench", "cannot open model '" + m + "'");
     }
   }
+  for (const auto& d : p.drafts) {
+    if (std::FILE* f = std::fopen(d.c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      return fail("bench", "cannot open draft model '" + d + "'");
+    }
+  }
+  // Every pair before any test runs: a mismatch found after an hour of tests would waste it.
+  for (const auto& m : p.models) {
+    for (const auto& d : p.drafts) {
+      Status same = check_draft_vocab(m, d);
+      if (!same.ok()) return fail("bench", "-md " + d + " for " + m + ": " + same.message());
+    }
+  }
 
   const Roofs roofs = load_roofs(p.no_hw, p.hw_profile, "bench");
   if (!p.no_hw && !roofs.profile && !p.quiet) {
@@ -734,7 +958,7 @@ int run_bench(int argc, char** argv) {
     entry.second = std::max(entry.second, result->peak_rss);
     results.push_back(std::move(*result));
   }
-  printer.footer(roofs, rss);
+  printer.footer(roofs, rss, results);
   if (!p.plot.empty()) {
     Status written = write_text_file(p.plot, plot_svg(results, p, roofs));
     if (!written.ok()) return fail("bench", written.message());

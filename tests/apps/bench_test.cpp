@@ -243,6 +243,80 @@ TEST(Bench, CrossProductOfListsAndModels) {
   EXPECT_THAT(lines_of(md.out)[0], HasSubstr("n_ubatch"));
 }
 
+// -md: the sd test runs after the plain tg of the same length and reports its speed-up over
+// the target alone. A draft that is the target itself is always right: every drafted token is
+// accepted, each pass yields draft + 1 tokens, and the output is the target's.
+TEST(Bench, SpeculativeTestWithTheTargetAsDraft) {
+  const std::string dir = testing::make_temp_dir("bench");
+  const std::string model = make_model(dir, "Q8_0");
+  const Outcome run = lathe(
+      "bench -m " + model + " -md " + model + " --draft 3 -p 0 -n 12 -r 2 -t 1 --no-hw -o jsonl",
+      dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 2u) << run.out;
+  const Json tg = Json::parse(lines[0]);
+  const Json sd = Json::parse(lines[1]);
+  EXPECT_EQ(tg["test"], "tg12");
+  EXPECT_TRUE(tg["accept_pct"].is_null());
+  EXPECT_EQ(sd["test"], "sd12 (draft 3)");
+  EXPECT_EQ(sd["draft_filename"], model);
+  EXPECT_EQ(sd["n_draft"], 3);
+  EXPECT_EQ(sd["greedy_identical"], true);
+  EXPECT_DOUBLE_EQ(sd["accept_pct"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(sd["alpha"].get<double>(), 1.0);
+  EXPECT_GT(sd["n_drafted"].get<int>(), 0);
+  EXPECT_EQ(sd["n_accepted"], sd["n_drafted"]);
+  // 12 tokens: passes of 3 accepted + 1 bonus, the last shortened to what is left.
+  EXPECT_GT(sd["mean_accepted_length"].get<double>(), 2.5);
+  EXPECT_LE(sd["mean_accepted_length"].get<double>(), 4.0);
+  EXPECT_GT(sd["avg_ts"].get<double>(), 0);
+  EXPECT_GT(sd["baseline_avg_ts"].get<double>(), 0);
+  EXPECT_NEAR(sd["speedup"].get<double>(),
+              sd["avg_ts"].get<double>() / sd["baseline_avg_ts"].get<double>(), 1e-9);
+  // A draft as costly as the target: c is about 1, so the expected speed-up is about
+  // (N + 1) / (1 + N) = 1 at alpha 1.
+  EXPECT_GT(sd["draft_target_cost_ratio"].get<double>(), 0.2);
+  EXPECT_GT(sd["expected_speedup"].get<double>(), 0.3);
+  EXPECT_LT(sd["expected_speedup"].get<double>(), 3.0);
+  EXPECT_EQ(sd["samples_ts"].size(), 2u);
+
+  const Outcome md =
+      lathe("bench -m " + model + " -md " + model + " --draft 2 -p 0 -n 6 -r 1 -t 1 --no-hw", dir);
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  for (const char* column : {"draft", "accept %", "alpha", "speed-up", "expected"}) {
+    EXPECT_THAT(lines_of(md.out)[0], HasSubstr(column));
+  }
+  EXPECT_THAT(md.out, HasSubstr("sd6 (draft 2)"));
+  EXPECT_THAT(md.out, HasSubstr("100.00"));
+}
+
+TEST(Bench, SpeculativeDraftMustShareTheVocabulary) {
+  const std::string dir = testing::make_temp_dir("bench");
+  const std::string model = make_model(dir, "Q8_0");
+  const std::string path = dir + "/other.gguf";
+  std::string ignored;
+  ASSERT_EQ(testing::run_command(testing::lathe_binary() +
+                                     " synth -q --dim 128 --layers 2 --heads 4 --kv-heads 2 "
+                                     "--ffn 256 --vocab 320 --type Q8_0 " +
+                                     path,
+                                 &ignored),
+            0)
+      << ignored;
+  const Outcome run =
+      lathe("bench -q --no-hw -m " + model + " -md " + path + " -n 4 -r 1 -t 1", dir);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("lathe bench: -md " + path));
+  EXPECT_EQ(run.out, "");
+
+  const Outcome no_draft = lathe("bench -q --no-hw -m " + model + " --draft 4 -n 4", dir);
+  EXPECT_EQ(no_draft.exit_code, 1);
+  EXPECT_THAT(no_draft.err, HasSubstr("--draft needs a draft model (-md FILE)"));
+  const Outcome no_gen = lathe("bench -q --no-hw -m " + model + " -md " + model + " -n 0", dir);
+  EXPECT_EQ(no_gen.exit_code, 1);
+  EXPECT_THAT(no_gen.err, HasSubstr("-md needs a generation length"));
+}
+
 TEST(Bench, BadFlagsGiveOneClearLine) {
   const std::string dir = testing::make_temp_dir("bench");
   const std::string model = make_model(dir);
