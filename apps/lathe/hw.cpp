@@ -39,17 +39,19 @@ void print_table(const hw::HardwareProfile& p, const std::vector<int>& only_thre
     }
     return std::string(text);
   };
+  int max_shown = 0;
   for (const hw::ThreadResult& r : p.results) {
     if (!only_threads.empty() &&
         std::find(only_threads.begin(), only_threads.end(), r.threads) == only_threads.end()) {
       continue;
     }
+    max_shown = std::max(max_shown, r.threads);
     std::printf("%7d  %9.1f  %9s  %10s  %11s\n", r.threads, r.read_bytes_per_s / 1e9,
                 cell(r.peak(hw::PeakKind::kInt8)).c_str(), cell(r.peak(hw::PeakKind::kF32)).c_str(),
                 cell(r.peak(hw::PeakKind::kBf16)).c_str());
   }
   // The one consequence everyone asks about: generation reads every weight once per token.
-  if (auto bw = p.best_bandwidth(0)) {
+  if (auto bw = p.best_bandwidth(max_shown)) {
     std::printf(
         "\nroof: at %.1f GB/s, generation that reads W GB of weights per token runs at "
         "most %.1f/W tokens/s\n",

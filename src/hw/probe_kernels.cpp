@@ -130,7 +130,7 @@ double expected_peak_lane_value(PeakKind kind, int64_t iterations) {
   return 0;
 }
 
-std::vector<ReadKernel> read_kernels(const CpuFeatures& cpu) {
+std::vector<ReadKernel> read_kernels([[maybe_unused]] const CpuFeatures& cpu) {
   std::vector<ReadKernel> out;
 #if defined(__x86_64__)
   if (cpu.has_avx512_vnni()) out.push_back({"avx512", detail::read_checksum_avx512});
@@ -140,7 +140,7 @@ std::vector<ReadKernel> read_kernels(const CpuFeatures& cpu) {
   return out;
 }
 
-std::vector<PeakKernel> peak_kernels(const CpuFeatures& cpu, PeakKind kind) {
+std::vector<PeakKernel> peak_kernels([[maybe_unused]] const CpuFeatures& cpu, PeakKind kind) {
   std::vector<PeakKernel> out;
   switch (kind) {
     case PeakKind::kInt8:
@@ -180,7 +180,6 @@ std::vector<PeakKernel> peak_kernels(const CpuFeatures& cpu, PeakKind kind) {
       out.push_back({"scalar", kind, detail::kOpsBf16Scalar, false, detail::peak_bf16_scalar});
       break;
   }
-  (void)cpu;
   return out;
 }
 
