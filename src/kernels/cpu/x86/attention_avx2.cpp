@@ -12,7 +12,9 @@ namespace {
 struct Simd {
   using V = __m256;
   static constexpr int kLanes = 8;
-  // The P·V tile: 2 rows × 4 vectors in registers (8 of the 16 ymm, 4 more for V).
+  // Register tiles (16 ymm): scores of 2 rows × 4 cells (8 accumulators, 4 K vectors); P·V of
+  // 2 rows × 4 vectors of the head (8 accumulators, 4 V vectors).
+  static constexpr int kScoreRows = 2;
   static constexpr int kPvRows = 2;
   static constexpr int kPvCols = 4;
 
@@ -61,56 +63,51 @@ struct Simd {
     return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
   }
 
-  // a[j] → lane j holds the sum of a[j]'s 8 lanes (see attention_avx512.cpp; one level less).
-  static V hsum(const V (&a)[8]) {
-    V b[4];
-    static_for<4>([&](auto k) {
-      b[k] = _mm256_add_ps(_mm256_unpacklo_ps(a[2 * k], a[2 * k + 1]),
-                           _mm256_unpackhi_ps(a[2 * k], a[2 * k + 1]));
-    });
-    V c[2];
-    static_for<2>([&](auto k) {
-      const __m256d x = _mm256_castps_pd(b[2 * k]), y = _mm256_castps_pd(b[2 * k + 1]);
-      c[k] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(x, y)),
-                           _mm256_castpd_ps(_mm256_unpackhi_pd(x, y)));
-    });
-    return _mm256_add_ps(_mm256_permute2f128_ps(c[0], c[1], 0x20),
-                         _mm256_permute2f128_ps(c[0], c[1], 0x31));
+  // The sums of a[0..3]'s 8 lanes (see attention_avx512.cpp).
+  static __m128 hsum4(const V (&a)[4]) {
+    const V b0 = _mm256_add_ps(_mm256_unpacklo_ps(a[0], a[1]), _mm256_unpackhi_ps(a[0], a[1]));
+    const V b1 = _mm256_add_ps(_mm256_unpacklo_ps(a[2], a[3]), _mm256_unpackhi_ps(a[2], a[3]));
+    const __m256d x = _mm256_castps_pd(b0), y = _mm256_castps_pd(b1);
+    const V c = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(x, y)),
+                              _mm256_castpd_ps(_mm256_unpackhi_pd(x, y)));
+    return _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
   }
 
-  static void f16_to_f32(const uint16_t* src, float* dst, int64_t d) {
-    for (int64_t i = 0; i < d; i += 8) {
-      _mm256_storeu_ps(dst + i,
-                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  // Loaders: vector C (values 8C .. 8C + 7) of a cache row, as f32, exactly as the reference
+  // dequantizes it.
+  struct F32 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + 8 * C);
     }
-  }
-  static void q8_0_to_f32(const quant::BlockQ8_0* x, float* dst, int64_t d) {
-    for (int64_t b = 0; b < d / quant::kQK8_0; ++b) {
-      const __m256 scale = _mm256_set1_ps(f16_scalar(&x[b].d));
-      for (int j = 0; j < 32; j += 8) {
-        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[b].qs + j));
-        _mm256_storeu_ps(dst + 32 * b + j,
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), scale));
-      }
+  };
+  struct F16 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row) + C));
     }
-  }
-  static void q4_0_to_f32(const quant::BlockQ4_0* x, float* dst, int64_t d) {
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    const __m128i eight = _mm_set1_epi8(8);
-    for (int64_t b = 0; b < d / quant::kQK4_0; ++b) {
-      const __m256 scale = _mm256_set1_ps(f16_scalar(&x[b].d));
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-      const __m128i halves[2] = {_mm_sub_epi8(_mm_and_si128(q, low4), eight),
-                                 _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low4), eight)};
-      for (int h = 0; h < 2; ++h) {
-        const __m128i upper = _mm_unpackhi_epi64(halves[h], halves[h]);
-        _mm256_storeu_ps(dst + 32 * b + 16 * h,
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(halves[h])), scale));
-        _mm256_storeu_ps(dst + 32 * b + 16 * h + 8,
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(upper)), scale));
-      }
+  };
+  struct Q8_0 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      const auto* block = reinterpret_cast<const quant::BlockQ8_0*>(row) + C / 4;
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block->qs + 8 * (C % 4)));
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)),
+                           _mm256_set1_ps(f16_scalar(&block->d)));
     }
-  }
+  };
+  struct Q4_0 {
+    // Values 0..15 of a block are the low nibbles of bytes 0..15, values 16..31 the high ones.
+    template <int C>
+    static V load(const uint8_t* row) {
+      const auto* block = reinterpret_cast<const quant::BlockQ4_0*>(row) + C / 4;
+      __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block->qs + 8 * (C % 2)));
+      if constexpr (C % 4 >= 2) q = _mm_srli_epi16(q, 4);
+      q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8));
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)),
+                           _mm256_set1_ps(f16_scalar(&block->d)));
+    }
+  };
 };
 
 }  // namespace

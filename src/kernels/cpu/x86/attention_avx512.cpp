@@ -12,7 +12,9 @@ namespace {
 struct Simd {
   using V = __m512;
   static constexpr int kLanes = 16;
-  // The P·V tile: 4 rows × 4 vectors of head_dim in registers (16 of the 32 zmm).
+  // Register tiles: scores of 4 rows × 4 cells (16 accumulators, 4 K vectors); P·V of 4 rows ×
+  // 4 vectors of the head (16 accumulators, 4 V vectors).
+  static constexpr int kScoreRows = 4;
   static constexpr int kPvRows = 4;
   static constexpr int kPvCols = 4;
 
@@ -49,62 +51,53 @@ struct Simd {
     return _mm512_reduce_add_pd(_mm512_add_pd(s.lo, s.hi));
   }
 
-  // a[j] → lane j of the result holds the sum of a[j]'s 16 lanes. Two in-lane unpack levels
-  // leave, in 128-bit lane L of c[k], the partial sums of a[4k..4k+3] over their lane L; a 4×4
-  // transpose of 128-bit lanes then adds the four partials. 30 shuffles and 15 adds for 16 sums.
-  static V hsum(const V (&a)[16]) {
-    V b[8];
-    static_for<8>([&](auto k) {
-      b[k] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * k], a[2 * k + 1]),
-                           _mm512_unpackhi_ps(a[2 * k], a[2 * k + 1]));
-    });
-    V c[4];
-    static_for<4>([&](auto k) {
-      const __m512d x = _mm512_castps_pd(b[2 * k]), y = _mm512_castps_pd(b[2 * k + 1]);
-      c[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
-                           _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
-    });
-    const V f01 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], 0x88),
-                                _mm512_shuffle_f32x4(c[0], c[1], 0xdd));
-    const V f23 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], 0x88),
-                                _mm512_shuffle_f32x4(c[2], c[3], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(f01, f23, 0x88),
-                         _mm512_shuffle_f32x4(f01, f23, 0xdd));
+  // The sums of a[0..3]'s 16 lanes: two in-lane unpack levels leave, in each 128-bit lane, the
+  // four vectors' partial sums over that lane; the four lanes are then added.
+  static __m128 hsum4(const V (&a)[4]) {
+    const V b0 = _mm512_add_ps(_mm512_unpacklo_ps(a[0], a[1]), _mm512_unpackhi_ps(a[0], a[1]));
+    const V b1 = _mm512_add_ps(_mm512_unpacklo_ps(a[2], a[3]), _mm512_unpackhi_ps(a[2], a[3]));
+    const __m512d x = _mm512_castps_pd(b0), y = _mm512_castps_pd(b1);
+    const V c = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                              _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   }
 
-  // Rows of the cache as f32, exactly as the reference dequantizes them (d is a multiple of 16,
-  // and of 32 for the block formats).
-  static void f16_to_f32(const uint16_t* src, float* dst, int64_t d) {
-    for (int64_t i = 0; i < d; i += 16) {
-      _mm512_storeu_ps(
-          dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
+  // Loaders: vector C (values 16C .. 16C + 15) of a cache row, as f32, exactly as the reference
+  // dequantizes it.
+  struct F32 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + 16 * C);
     }
-  }
-  static void q8_0_to_f32(const quant::BlockQ8_0* x, float* dst, int64_t d) {
-    for (int64_t b = 0; b < d / quant::kQK8_0; ++b) {
-      const __m512 scale = _mm512_set1_ps(f16_scalar(&x[b].d));
-      for (int h = 0; h < 2; ++h) {
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs + 16 * h));
-        _mm512_storeu_ps(dst + 32 * b + 16 * h,
-                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), scale));
-      }
+  };
+  struct F16 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row) + C));
     }
-  }
-  static void q4_0_to_f32(const quant::BlockQ4_0* x, float* dst, int64_t d) {
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    const __m128i eight = _mm_set1_epi8(8);
-    for (int64_t b = 0; b < d / quant::kQK4_0; ++b) {
-      const __m512 scale = _mm512_set1_ps(f16_scalar(&x[b].d));
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-      // Element j < 16 is the low nibble of byte j, element 16 + j its high nibble.
-      const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, low4), eight);
-      const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low4), eight);
-      _mm512_storeu_ps(dst + 32 * b,
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), scale));
-      _mm512_storeu_ps(dst + 32 * b + 16,
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), scale));
+  };
+  struct Q8_0 {
+    template <int C>
+    static V load(const uint8_t* row) {
+      const auto* block = reinterpret_cast<const quant::BlockQ8_0*>(row) + C / 2;
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs + 16 * (C % 2)));
+      return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                           _mm512_set1_ps(f16_scalar(&block->d)));
     }
-  }
+  };
+  struct Q4_0 {
+    // Value j < 16 of a block is the low nibble of byte j, value 16 + j its high nibble.
+    template <int C>
+    static V load(const uint8_t* row) {
+      const auto* block = reinterpret_cast<const quant::BlockQ4_0*>(row) + C / 2;
+      __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs));
+      if constexpr (C % 2 == 1) q = _mm_srli_epi16(q, 4);
+      q = _mm_sub_epi8(_mm_and_si128(q, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8));
+      return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                           _mm512_set1_ps(f16_scalar(&block->d)));
+    }
+  };
 
   static constexpr float kNegInfinity = -__builtin_inff();
 };
