@@ -9,6 +9,9 @@
 #if defined(__unix__)
 #include <unistd.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/thread_pool.h"
 #include "core/timer.h"
@@ -18,6 +21,7 @@ namespace lathe::hw {
 namespace {
 
 constexpr uint64_t kPageBytes = 4096;
+constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
 
 // Per-thread result slots on their own cache lines, so threads finishing a pass do not slow the
 // others by bouncing a shared line.
@@ -74,12 +78,19 @@ Expected<ReadProbeResult> measure_read_bandwidth(const ReadKernel& kernel, int t
   }
 #endif
   // aligned_alloc leaves large blocks untouched, so the fill below is each page's first touch.
+  // The buffer sits on 2 MiB pages where the kernel offers them, as the CPU backend's repacked
+  // weights and KV cache do: with 4 KiB pages the probe pays TLB misses the kernels do not, and
+  // measured 10-20 % less than a generation step streams (docs/HARDWARE.md).
+  const uint64_t alloc_bytes = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
   std::unique_ptr<unsigned char, FreeDeleter> buffer(
-      static_cast<unsigned char*>(std::aligned_alloc(kPageBytes, bytes)));
+      static_cast<unsigned char*>(std::aligned_alloc(kHugePageBytes, alloc_bytes)));
   if (!buffer) {
     return resource_exhausted("cannot allocate a ", bytes >> 20, " MiB read buffer");
   }
   unsigned char* base = buffer.get();
+#if defined(__linux__)
+  (void)madvise(base, alloc_bytes, MADV_HUGEPAGE);  // a hint; without it the probe still works
+#endif
 
   ThreadPool pool(threads);
   // Whole pages per thread: a page is placed by the thread that touches it first.
