@@ -43,39 +43,39 @@ inline float hsum(__m256 v) {
 // matmul_float_avx512.cpp); a tile at the end of the range repeats its last row.
 constexpr int kRows = 4;
 
-template <class T, int C>
+template <class T, int C, int kTileRows>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
-  const uint8_t* w[kRows];
+  const uint8_t* w[kTileRows];
   const uint8_t* x[C];
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < kTileRows; ++r) {
     w[r] = a.weights +
            static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) * a.weight_row_bytes;
   }
   for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
-  __m256 acc[kRows][C];
+  __m256 acc[kTileRows][C];
   static_for<C>(
-      [&](auto c) { static_for<kRows>([&](auto r) { acc[r][c] = _mm256_setzero_ps(); }); });
+      [&](auto c) { static_for<kTileRows>([&](auto r) { acc[r][c] = _mm256_setzero_ps(); }); });
   // The tail reads from zero-padded copies through the same loop body.
-  alignas(32) uint8_t pad[kRows + C][8 * T::kElemBytes] = {};
+  alignas(32) uint8_t pad[kTileRows + C][8 * T::kElemBytes] = {};
   const int64_t full = a.k / 8 * 8;
   if (full < a.k) {
     const size_t n = static_cast<size_t>(a.k - full) * T::kElemBytes;
-    for (int r = 0; r < kRows; ++r) std::memcpy(pad[r], w[r] + full * T::kElemBytes, n);
-    for (int c = 0; c < C; ++c) std::memcpy(pad[kRows + c], x[c] + full * T::kElemBytes, n);
+    for (int r = 0; r < kTileRows; ++r) std::memcpy(pad[r], w[r] + full * T::kElemBytes, n);
+    for (int c = 0; c < C; ++c) std::memcpy(pad[kTileRows + c], x[c] + full * T::kElemBytes, n);
   }
   for (int64_t i = 0; i < a.k; i += 8) {
     const bool tail = i == full;
     const int64_t off = i * T::kElemBytes;
-    __m256 wv[kRows];
-    static_for<kRows>([&](auto r) { wv[r] = T::load(tail ? pad[r] : w[r] + off); });
+    __m256 wv[kTileRows];
+    static_for<kTileRows>([&](auto r) { wv[r] = T::load(tail ? pad[r] : w[r] + off); });
     static_for<C>([&](auto c) {
-      const __m256 xv = T::load(tail ? pad[kRows + c] : x[c] + off);
-      static_for<kRows>([&](auto r) { acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]); });
+      const __m256 xv = T::load(tail ? pad[kTileRows + c] : x[c] + off);
+      static_for<kTileRows>([&](auto r) { acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]); });
     });
   }
   static_for<C>([&](auto c) {
     float* out = a.out + (c0 + c) * a.out_stride + r0;
-    static_for<kRows>([&](auto r) {
+    static_for<kTileRows>([&](auto r) {
       if (r < n_rows) {
         const float v = hsum(acc[r][c]);
         out[r] = a.bias != nullptr ? v + a.bias[r0 + r] : v;
@@ -84,23 +84,34 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
   });
 }
 
-template <class T, int C>
+template <class T, int C, int kTileRows>
 void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int64_t n) {
   if constexpr (C > 0) {
     if (n == C) {
-      tile<T, C>(a, r0, n_rows, c0);
+      tile<T, C, kTileRows>(a, r0, n_rows, c0);
     } else {
-      tile_cols<T, C - 1>(a, r0, n_rows, c0, n);
+      tile_cols<T, C - 1, kTileRows>(a, r0, n_rows, c0, n);
     }
   }
 }
 
+template <class T, int kTileRows>
+void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; r += kTileRows) {
+    const int64_t n_rows = std::min<int64_t>(kTileRows, row_end - r);
+    for (int64_t c = 0; c < a.n_b; c += 2)
+      tile_cols<T, 2, kTileRows>(a, r, n_rows, c, std::min<int64_t>(2, a.n_b - c));
+  }
+}
+
+// Generation reads one weight row at a time, a sequential stream per thread (see
+// matmul_float_avx512.cpp); batches beyond two rows reuse each converted weight vector.
 template <class T>
 void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
-  for (int64_t r = row_begin; r < row_end; r += kRows) {
-    const int64_t n_rows = std::min<int64_t>(kRows, row_end - r);
-    for (int64_t c = 0; c < a.n_b; c += 2)
-      tile_cols<T, 2>(a, r, n_rows, c, std::min<int64_t>(2, a.n_b - c));
+  if (a.n_b <= 2) {
+    matmul_rows<T, 1>(a, row_begin, row_end);
+  } else {
+    matmul_rows<T, kRows>(a, row_begin, row_end);
   }
 }
 
