@@ -203,6 +203,37 @@ TEST_P(MatmulTest, ResultsDoNotDependOnBatchOrRowSplit) {
   }
 }
 
+// Long rows: the float GEMMs take activation rows in blocks of about 512 KiB (a few rows when a
+// row is 32-64 KiB), so a batch of 23 spans several blocks and a ragged last one. Results must
+// still match the reference and not depend on the batch.
+TEST_P(MatmulTest, FloatFormatsOverSeveralActivationBlocks) {
+  std::string why;
+  const auto table = table_for(GetParam(), &why);
+  if (!table) GTEST_SKIP() << why;
+  const KernelTable ref = reference_kernels();
+  uint32_t seed = 3000;
+  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
+    const MatmulFn fn = table->matmul_for(type);
+    ASSERT_NE(fn, nullptr);
+    for (int64_t k : {16384 + 16, 40000}) {
+      const Problem p = make_problem(ref, type, k, 9, 23, seed++);
+      SCOPED_TRACE(describe(p));
+      const auto got = run(fn, p, 0, p.rows, true);
+      const auto want = run(ref.matmul_for(type), p, 0, p.rows, true);
+      double max_ref = 0.0, max_err = 0.0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (static_cast<int64_t>(i) % (p.rows + kStridePad) >= p.rows) continue;
+        max_ref = std::max(max_ref, std::fabs(static_cast<double>(want[i])));
+        max_err = std::max(max_err, std::fabs(static_cast<double>(got[i]) - want[i]));
+      }
+      EXPECT_GT(max_ref, 0.0);
+      EXPECT_LE(max_err, tolerance(type) * max_ref);
+      const auto one_by_one = run(fn, p, 0, p.rows, true, 1);
+      EXPECT_EQ(0, std::memcmp(got.data(), one_by_one.data(), got.size() * sizeof(float)));
+    }
+  }
+}
+
 // Stronger than the tolerance above, and a property of how lathe's integer-format kernels are
 // built: exact integer block sums, then the reference's float expression in the reference's order
 // (rows in SIMD lanes), so they return the reference's bits. Float formats are excluded: the

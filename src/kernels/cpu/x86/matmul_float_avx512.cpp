@@ -2,8 +2,9 @@
 //
 // Every (weight row, activation row) pair owns one 16-lane f32 accumulator that walks k in the
 // same steps whatever the tile around it, and ends in the same horizontal sum: a result never
-// depends on the batch size or on the row split. A tile of 4 weight rows × up to 4 activation
-// rows converts each loaded vector once for all the pairs that use it.
+// depends on the batch size or on the row split. A tile of 4 weight rows × up to 6 activation
+// rows (1 weight row for batches of up to 4) converts each loaded vector once for all the pairs
+// that use it.
 //
 // BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
 #include "kernels/cpu/x86/common_avx512.h"
@@ -73,6 +74,7 @@ auto tail_mask(int64_t n) {
 // static_for (see static_for.h), so they live in registers. A tile at the end of the range repeats
 // its last row and drops the extra results.
 constexpr int kRows = 4;
+constexpr int kCols = 6;
 
 template <class T, int C, int kTileRows>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
@@ -131,15 +133,16 @@ void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int6
 // rows; F16 is bound by its conversions and unchanged).
 constexpr int64_t kColumnBlockBytes = 512 << 10;
 
-template <class T, int kTileRows>
+template <class T, int kTileRows, int kTileCols = 4>
 void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
-  const int64_t block = std::max<int64_t>(4, kColumnBlockBytes / (a.k * T::kElementBytes) / 4 * 4);
+  const int64_t block = std::max<int64_t>(
+      kTileCols, kColumnBlockBytes / (a.k * T::kElementBytes) / kTileCols * kTileCols);
   for (int64_t c0 = 0; c0 < a.n_b; c0 += block) {
     const int64_t c1 = std::min<int64_t>(a.n_b, c0 + block);
     for (int64_t r = row_begin; r < row_end; r += kTileRows) {
       const int64_t n_rows = std::min<int64_t>(kTileRows, row_end - r);
-      for (int64_t c = c0; c < c1; c += 4)
-        tile_cols<T, 4, kTileRows>(a, r, n_rows, c, std::min<int64_t>(4, c1 - c));
+      for (int64_t c = c0; c < c1; c += kTileCols)
+        tile_cols<T, kTileCols, kTileRows>(a, r, n_rows, c, std::min<int64_t>(kTileCols, c1 - c));
     }
   }
 }
@@ -148,13 +151,14 @@ void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
 // weight row at a time makes each thread's reads one sequential stream, which the hardware
 // prefetcher follows. Four rows side by side are four short streams (a 2048-wide F16 row is one
 // 4 KiB page) that it does not: F16 streamed 19 GB/s per thread that way, 31 GB/s this way.
-// Larger batches are bound by compute and reuse each converted weight vector four times.
+// Larger batches are bound by compute and reuse each converted weight vector for six
+// activation rows and each activation vector for four weight rows.
 template <class T>
 void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   if (a.n_b <= 4) {
     matmul_rows<T, 1>(a, row_begin, row_end);
   } else {
-    matmul_rows<T, kRows>(a, row_begin, row_end);
+    matmul_rows<T, kRows, kCols>(a, row_begin, row_end);
   }
 }
 
