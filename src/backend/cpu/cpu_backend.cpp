@@ -60,7 +60,8 @@ void CpuBackend::get_rows(const model::WeightMatrix& table, const int32_t* ids, 
   const auto dequantize = kernels_.dequantize_for(table.type);
   parallel(n, 1, [&](int ith, int nth) {
     auto [begin, end] = ThreadPool::chunk(n, ith, nth);
-    for (int64_t i = begin; i < end; ++i) dequantize(table.row(ids[i]), out + i * table.cols, table.cols);
+    for (int64_t i = begin; i < end; ++i)
+      dequantize(table.row(ids[i]), out + i * table.cols, table.cols);
   });
 }
 
@@ -113,10 +114,10 @@ const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
                                     const kernels::RepackKernels& rk) {
   // A weight of a known file is never read again once packed (its pages may even be released),
   // so it is found by file and offset, not by sampling its bytes.
-  const RepackKey key = w.source_identity != 0
-                            ? RepackKey{w.source_identity, w.source_offset, w.type, w.rows, w.cols}
-                            : RepackKey{reinterpret_cast<uintptr_t>(w.data), fingerprint(w), w.type,
-                                        w.rows, w.cols};
+  const RepackKey key =
+      w.source_identity != 0
+          ? RepackKey{w.source_identity, w.source_offset, w.type, w.rows, w.cols}
+          : RepackKey{reinterpret_cast<uintptr_t>(w.data), fingerprint(w), w.type, w.rows, w.cols};
   auto it = repacked_.find(key);
   if (it != repacked_.end()) return it->second.data.get();
   const uint64_t bytes = rk.size(w.rows, w.row_bytes);
@@ -125,14 +126,29 @@ const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
   if (data == nullptr) return nullptr;  // the row-major kernel still works
   auto* packed = static_cast<uint8_t*>(data);
   const int64_t groups = (w.rows + rk.group_rows - 1) / rk.group_rows;
-  parallel(groups, 1, [&](int ith, int nth) {
-    auto [g0, g1] = ThreadPool::chunk(groups, ith, nth);
-    if (g1 > g0) {
-      rk.pack(static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, g0, g1, packed);
-    }
-  });
   // The packed copy replaces the mapped bytes: drop them from memory rather than holding the
   // weight twice. Anything that still reads them (get_rows of a tied embedding) pages them in.
+  // Slices of about 16 MiB are packed and released in turn, so that even a large output matrix
+  // (215 MB for a 128k vocabulary in Q6_K) is never resident twice.
+  constexpr uint64_t kSliceBytes = uint64_t{16} << 20;
+  const uint64_t group_bytes = static_cast<uint64_t>(rk.group_rows) * w.row_bytes;
+  const int64_t slice_groups =
+      std::max<int64_t>(1, static_cast<int64_t>(kSliceBytes / std::max<uint64_t>(group_bytes, 1)));
+  const auto* source = static_cast<const uint8_t*>(w.data);
+  for (int64_t s0 = 0; s0 < groups; s0 += slice_groups) {
+    const int64_t s1 = std::min(groups, s0 + slice_groups);
+    parallel(s1 - s0, 1, [&](int ith, int nth) {
+      auto [g0, g1] = ThreadPool::chunk(s1 - s0, ith, nth);
+      if (g1 > g0) rk.pack(source, w.row_bytes, w.rows, w.cols, s0 + g0, s0 + g1, packed);
+    });
+    if (w.source_mapping != nullptr) {
+      const int64_t r0 = s0 * rk.group_rows;
+      const int64_t r1 = std::min<int64_t>(w.rows, s1 * rk.group_rows);
+      w.source_mapping->release(source + static_cast<uint64_t>(r0) * w.row_bytes,
+                                static_cast<uint64_t>(r1 - r0) * w.row_bytes);
+    }
+  }
+  // The slices' boundary pages, shared by two slices, were kept until both were packed.
   if (w.source_mapping != nullptr) w.source_mapping->release(w.data, w.bytes());
   repacked_bytes_ += bytes;
   repacked_.emplace(key, Repacked{{packed, &std::free}, bytes});
@@ -223,7 +239,8 @@ void CpuBackend::matmul_group(std::span<const MatmulTarget> targets, const float
   // The input is converted once for all targets, then threads share the groups of all of them.
   parallel(work, 32768, [&](int ith, int nth) {
     auto [b0, b1] = ThreadPool::chunk(n_rows, ith, nth);
-    for (int64_t b = b0; b < b1; ++b) quantize(x + b * first.cols, acts + b * act_row_bytes, first.cols);
+    for (int64_t b = b0; b < b1; ++b)
+      quantize(x + b * first.cols, acts + b * act_row_bytes, first.cols);
     if (nth > 1) pool_.barrier();
     auto [g0, g1] = ThreadPool::chunk(total_groups, ith, nth);
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -300,7 +317,8 @@ void CpuBackend::attention(const float* q, const KvLayerView& kv, const Attentio
       for (int32_t r = mask.offsets[t]; r < mask.offsets[t + 1]; ++r) {
         const CellRange range = mask.ranges[r];
         visible += range.end - range.begin;
-        if (range.end < range.begin || (r > mask.offsets[t] && range.begin < mask.ranges[r - 1].end))
+        if (range.end < range.begin ||
+            (r > mask.offsets[t] && range.begin < mask.ranges[r - 1].end))
           ordered = false;
         lo = std::min<int64_t>(lo, range.begin);
         hi = std::max<int64_t>(hi, range.end);
@@ -350,8 +368,7 @@ void CpuBackend::attention(const float* q, const KvLayerView& kv, const Attentio
   std::atomic<int64_t> next_item{0};
   parallel(n_tokens * params.n_head * max_visible * d, 8192, [&](int ith, int nth_run) {
     auto& scratch = attention_scratch_[static_cast<size_t>(ith)];
-    scratch.reserve(d, tile_tokens, heads_per_item, rows, max_visible,
-                    params.flash ? 0 : max_span);
+    scratch.reserve(d, tile_tokens, heads_per_item, rows, max_visible, params.flash ? 0 : max_span);
     // Items go out one at a time, so a thread that was preempted takes fewer.
     for (int64_t i = next_item.fetch_add(1, std::memory_order_relaxed); i < n_items;
          i = next_item.fetch_add(1, std::memory_order_relaxed)) {
