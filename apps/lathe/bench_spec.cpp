@@ -56,9 +56,8 @@ double SpecBenchResult::expected_speedup() const {
 }
 
 double SpecBenchResult::expected_speedup_at_pass_cost() const {
-  const double cn = cost_ratio() * stats.drafted_per_pass();
-  const double cost = pass_cost();
-  return cost > 0 ? expected_speedup() * (1.0 + cn) / (cost + cn) : 0.0;
+  return spec::expected_speedup_at_pass_cost(stats.alpha(), cost_ratio(), stats.drafted_per_pass(),
+                                             pass_cost());
 }
 
 Expected<SpecBenchResult> run_spec_bench(const std::shared_ptr<const model::Model>& target,

@@ -303,7 +303,7 @@ Status speculate(ModelFlags& model_flags, SamplingFlags& sampling_flags, SpecOpt
   // The same formula with the measured pass cost in place of 1: what is left unexplained after
   // it is overhead (sampling, catching the draft up, timer noise).
   const double expected_at_cost =
-      pass_cost > 0 ? expected * (1.0 + c * n_mean) / (pass_cost + c * n_mean) : 0.0;
+      spec::expected_speedup_at_pass_cost(s.alpha(), c, n_mean, pass_cost);
   std::fprintf(stderr,
                "verify:   a target pass of %.2f positions costs %.2f single-token decodes (the "
                "formula assumes 1; at %.2f it expects %.2fx)\n",

@@ -18,6 +18,12 @@ double expected_speedup(double alpha, double c, double n) {
   return tokens / (1.0 + c * n);
 }
 
+double expected_speedup_at_pass_cost(double alpha, double c, double n, double pass_cost) {
+  if (!(pass_cost > 0)) return 0.0;
+  const double cn = std::max(c, 0.0) * std::max(n, 0.0);
+  return expected_speedup(alpha, c, n) * (1.0 + cn) / (pass_cost + cn);
+}
+
 SpeculativeDecoder::SpeculativeDecoder(runtime::Context& target, sampling::Sampler sampler,
                                        std::unique_ptr<DraftSource> draft, const SpecParams& params)
     : target_(&target), sampler_(std::move(sampler)), draft_(std::move(draft)), params_(params) {}

@@ -116,6 +116,11 @@ struct GenerateResult {
 // alpha.
 double expected_speedup(double alpha, double c, double n);
 
+// The same with the measured cost of a verification pass (in single-token target decodes) in
+// place of the 1 the formula assumes: tokens per pass / (pass_cost + c n). 0 when pass_cost is
+// not positive.
+double expected_speedup_at_pass_cost(double alpha, double c, double n, double pass_cost);
+
 class SpeculativeDecoder {
  public:
   // `target` must outlive the decoder. `sampler` is the target's chain (over target.n_vocab());

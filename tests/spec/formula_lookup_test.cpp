@@ -22,6 +22,16 @@ TEST(ExpectedSpeedupTest, MatchesTheClosedForm) {
   EXPECT_NEAR(expected_speedup(1.0 - 1e-7, 0.1, 8), expected_speedup(1.0, 0.1, 8), 1e-4);
 }
 
+TEST(ExpectedSpeedupTest, AtAMeasuredPassCost) {
+  // A pass that costs one decode is the formula's own assumption.
+  EXPECT_DOUBLE_EQ(expected_speedup_at_pass_cost(0.8, 0.05, 5, 1.0),
+                   expected_speedup(0.8, 0.05, 5));
+  // alpha = 1, N = 4, c = 0.25: 5 tokens per pass at a cost of 2 (the pass) + 1 (the drafts).
+  EXPECT_DOUBLE_EQ(expected_speedup_at_pass_cost(1.0, 0.25, 4, 2.0), 5.0 / 3.0);
+  // Not measured.
+  EXPECT_EQ(expected_speedup_at_pass_cost(0.8, 0.05, 5, 0.0), 0.0);
+}
+
 std::vector<TokenId> lookup(std::vector<TokenId> h, int lo, int hi, int max) {
   std::vector<TokenId> out;
   LookupDraft::lookup(h, lo, hi, max, out);
