@@ -911,19 +911,17 @@ int run_bench(int argc, char** argv) {
       break;
     }
   }
+  auto readable = [](const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    std::fclose(f);
+    return true;
+  };
   for (const auto& m : p.models) {
-    if (std::FILE* f = std::fopen(m.c_str(), "rb")) {
-      std::fclose(f);
-    } else {
-      return fail("bench", "cannot open model '" + m + "'");
-    }
+    if (!readable(m)) return fail("bench", "cannot open model '" + m + "'");
   }
   for (const auto& d : p.drafts) {
-    if (std::FILE* f = std::fopen(d.c_str(), "rb")) {
-      std::fclose(f);
-    } else {
-      return fail("bench", "cannot open draft model '" + d + "'");
-    }
+    if (!readable(d)) return fail("bench", "cannot open draft model '" + d + "'");
   }
   // Every pair before any test runs: a mismatch found after an hour of tests would waste it.
   for (const auto& m : p.models) {
