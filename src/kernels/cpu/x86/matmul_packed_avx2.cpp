@@ -43,11 +43,11 @@ inline __m256i bcast4(const uint8_t* p) {
   return _mm256_set1_epi32(x);
 }
 
-// Asks for the block two blocks ahead (see matmul_packed_avx512.cpp). Each half of a group reads
-// half of every line, so only the first half prefetches.
+// Asks for the block at least 4 KiB ahead (see matmul_packed_avx512.cpp). Each half of a group
+// reads half of every line, so only the first half prefetches.
 inline void prefetch_ahead(const uint8_t* blk, uint64_t block_bytes, int half) {
   if (half != 0) return;
-  const uint8_t* p = blk + 2 * block_bytes;
+  const uint8_t* p = blk + pack16::prefetch_distance(block_bytes);
   for (uint64_t i = 0; i < block_bytes; i += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
   }

@@ -46,11 +46,13 @@ inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const uint8_t* p) {
   return acc;
 }
 
-// Asks for the block two blocks ahead, a line at a time. A group streams through memory, but a
-// large block (Q6_K: 3360 bytes) is read out of order inside, which the hardware prefetcher does
-// not follow.
+// Asks for the block at least 4 KiB (and two blocks) ahead, a line at a time. A group streams
+// through memory, but a large block (Q6_K: 3360 bytes) is read out of order inside, which the
+// hardware prefetcher does not follow. Small blocks need the long distance: two Q4_0 blocks (576
+// bytes) ahead left a B = 2 GEMV with k = 8192 1.12-1.26x slower than B = 1; 4 KiB ahead,
+// 0.97-1.07x (docs/BENCHMARKS.md, "Prefetch distance").
 inline void prefetch_ahead(const uint8_t* blk, uint64_t block_bytes) {
-  const uint8_t* p = blk + 2 * block_bytes;
+  const uint8_t* p = blk + pack16::prefetch_distance(block_bytes);
   for (uint64_t i = 0; i < block_bytes; i += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
   }

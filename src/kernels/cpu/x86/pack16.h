@@ -9,6 +9,14 @@ namespace lathe::kernels::x86::pack16 {
 
 inline constexpr int kRows = 16;
 
+// How far ahead of the block being read the packed kernels prefetch: whole blocks, at least two
+// and at least 4 KiB, so that a stream of small blocks keeps enough lines in flight to cover the
+// memory latency.
+inline constexpr uint64_t prefetch_distance(uint64_t block_bytes) {
+  constexpr uint64_t kMinBytes = 4096;
+  return std::max<uint64_t>(2, (kMinBytes + block_bytes - 1) / block_bytes) * block_bytes;
+}
+
 uint64_t size(int64_t rows, uint64_t row_bytes);
 
 void pack_q4_0(const uint8_t* w, uint64_t row_bytes, int64_t rows, int64_t k, int64_t g0,
