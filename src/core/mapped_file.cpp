@@ -46,17 +46,21 @@ uint8_t* aligned_alloc_bytes(size_t size) {
 
 }  // namespace
 
-MappedFile::~MappedFile() { release(); }
+MappedFile::~MappedFile() {
+  release();
+}
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       data_(other.data_),
       size_(other.size_),
       mapped_(other.mapped_),
+      fd_(other.fd_),
       identity_(other.identity_) {
   other.data_ = nullptr;
   other.size_ = 0;
   other.mapped_ = false;
+  other.fd_ = -1;
 }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
@@ -66,10 +70,12 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     data_ = other.data_;
     size_ = other.size_;
     mapped_ = other.mapped_;
+    fd_ = other.fd_;
     identity_ = other.identity_;
     other.data_ = nullptr;
     other.size_ = 0;
     other.mapped_ = false;
+    other.fd_ = -1;
   }
   return *this;
 }
@@ -82,6 +88,8 @@ void MappedFile::release() {
       std::free(data_);
     }
   }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   data_ = nullptr;
   size_ = 0;
   mapped_ = false;
@@ -113,6 +121,8 @@ Expected<MappedFile> MappedFile::open(const std::string& path, FileLoadMode mode
     if (addr != MAP_FAILED) {
       file.data_ = static_cast<uint8_t*>(addr);
       file.mapped_ = true;
+      file.fd_ = closer.fd;
+      closer.fd = -1;
       return file;
     }
     // Some filesystems cannot map; reading still works.
@@ -154,6 +164,30 @@ void MappedFile::release(const void* begin, size_t length) const {
   const uintptr_t first = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   const uintptr_t last = (reinterpret_cast<uintptr_t>(p) + length) & ~(page - 1);
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+Status MappedFile::read(size_t offset, void* out, size_t length) const {
+  if (offset > size_ || length > size_ - offset) {
+    return invalid_argument("read of ", length, " bytes at offset ", offset, " is outside ", path_,
+                            " (", size_, " bytes)");
+  }
+  if (fd_ < 0) {
+    if (length > 0) std::memcpy(out, data_ + offset, length);
+    return Status();
+  }
+  auto* dst = static_cast<uint8_t*>(out);
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::pread(fd_, dst + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read ", path_, " at offset ", offset + done, ": ",
+                      std::strerror(errno));
+    }
+    if (n == 0) return io_error(path_, " shrank while being read");
+    done += static_cast<size_t>(n);
+  }
+  return Status();
 }
 
 void MappedFile::prefetch(size_t offset, size_t length) const {

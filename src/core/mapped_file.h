@@ -21,7 +21,8 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
-  static Expected<MappedFile> open(const std::string& path, FileLoadMode mode = FileLoadMode::kMmap);
+  static Expected<MappedFile> open(const std::string& path,
+                                   FileLoadMode mode = FileLoadMode::kMmap);
 
   // Wraps bytes already in memory (tests, fuzzing). The bytes are copied.
   static MappedFile from_bytes(std::span<const uint8_t> bytes);
@@ -40,6 +41,12 @@ class MappedFile {
   // made at load (repacked weights) replace the mapping instead of doubling memory.
   void release(const void* begin, size_t length) const;
 
+  // Copies bytes [offset, offset + length) into out. A mapped file reads them with pread, so the
+  // pages are not mapped into this process: a few rows of a released weight (embedding lookups of a
+  // tied output matrix) then cost no resident memory, where touching the mapping would bring back
+  // a whole fault-around window (64 KiB, or a 2 MiB folio) per row.
+  Status read(size_t offset, void* out, size_t length) const;
+
   // Identifies the file's content: device, inode, size and modification time. Two opens of an
   // unchanged file give the same value; 0 for bytes that came from memory.
   uint64_t identity() const { return identity_; }
@@ -51,6 +58,7 @@ class MappedFile {
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  int fd_ = -1;  // kept open while mapped, for read()
   uint64_t identity_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numbers>
 
@@ -94,13 +95,23 @@ Expected<const float*> Model::vector_f32(const std::string& name, int64_t n, boo
     return static_cast<const float*>(nullptr);
   }
   if (static_cast<int64_t>(t->n_elements) != n || t->dim(0) != n) {
-    return format_error("tensor '", name, "' has shape ", t->shape_string(), ", expected [", n, "]");
+    return format_error("tensor '", name, "' has shape ", t->shape_string(), ", expected [", n,
+                        "]");
   }
   if (t->type == TensorType::kF32) {
     if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0) {
       return format_error("tensor '", name, "' is not aligned for f32");
     }
-    return reinterpret_cast<const float*>(t->data);
+    const MappedFile& mapped = file_.mapped();
+    if (!mapped.is_mmapped()) return reinterpret_cast<const float*>(t->data);
+    // A copy of a mapped vector, and its pages released: a norm read every step through the
+    // mapping keeps the page around it resident, which is a whole 2 MiB folio where the page
+    // cache uses large folios, i.e. megabytes of released weights per layer.
+    auto values = std::make_unique<std::vector<float>>(static_cast<size_t>(n));
+    std::memcpy(values->data(), t->data, static_cast<size_t>(n) * sizeof(float));
+    mapped.release(t->data, static_cast<size_t>(n) * sizeof(float));
+    converted_.push_back(std::move(values));
+    return static_cast<const float*>(converted_.back()->data());
   }
   if (t->type != TensorType::kF16 && t->type != TensorType::kBF16) {
     return unsupported("tensor '", name, "' has type ", tensor_type_name(t->type),
@@ -152,25 +163,30 @@ Status Model::bind(const LoadOptions& options) {
     LayerWeights& L = layers_[static_cast<size_t>(il)];
     auto linear = [&](Linear& out, std::string_view stem, int64_t cols, int64_t rows,
                       bool bias_required) -> Status {
-      LATHE_ASSIGN_OR_RETURN(out.weight, matrix(layer_tensor(il, cat(stem, ".weight")), cols, rows));
-      LATHE_ASSIGN_OR_RETURN(out.bias, vector_f32(layer_tensor(il, cat(stem, ".bias")), rows,
-                                                  bias_required));
+      LATHE_ASSIGN_OR_RETURN(out.weight,
+                             matrix(layer_tensor(il, cat(stem, ".weight")), cols, rows));
+      LATHE_ASSIGN_OR_RETURN(out.bias,
+                             vector_f32(layer_tensor(il, cat(stem, ".bias")), rows, bias_required));
       return Status();
     };
     if (file_.find_tensor(layer_tensor(il, "attn_q.weight")) == nullptr &&
         file_.find_tensor(layer_tensor(il, "attn_qkv.weight")) != nullptr) {
       return unsupported("layer ", il, " has a fused attn_qkv tensor, which lathe does not run");
     }
-    LATHE_ASSIGN_OR_RETURN(L.attn_norm, vector_f32(layer_tensor(il, "attn_norm.weight"), hp.n_embd, true));
+    LATHE_ASSIGN_OR_RETURN(L.attn_norm,
+                           vector_f32(layer_tensor(il, "attn_norm.weight"), hp.n_embd, true));
     LATHE_RETURN_IF_ERROR(linear(L.wq, "attn_q", hp.n_embd, n_q, hp.has_qkv_bias));
     LATHE_RETURN_IF_ERROR(linear(L.wk, "attn_k", hp.n_embd, n_k, hp.has_qkv_bias));
     LATHE_RETURN_IF_ERROR(linear(L.wv, "attn_v", hp.n_embd, n_v, hp.has_qkv_bias));
     LATHE_RETURN_IF_ERROR(linear(L.wo, "attn_output", n_q, hp.n_embd, false));
     if (hp.has_qk_norm) {
-      LATHE_ASSIGN_OR_RETURN(L.q_norm, vector_f32(layer_tensor(il, "attn_q_norm.weight"), hp.head_dim_k, true));
-      LATHE_ASSIGN_OR_RETURN(L.k_norm, vector_f32(layer_tensor(il, "attn_k_norm.weight"), hp.head_dim_k, true));
+      LATHE_ASSIGN_OR_RETURN(
+          L.q_norm, vector_f32(layer_tensor(il, "attn_q_norm.weight"), hp.head_dim_k, true));
+      LATHE_ASSIGN_OR_RETURN(
+          L.k_norm, vector_f32(layer_tensor(il, "attn_k_norm.weight"), hp.head_dim_k, true));
     }
-    LATHE_ASSIGN_OR_RETURN(L.ffn_norm, vector_f32(layer_tensor(il, "ffn_norm.weight"), hp.n_embd, true));
+    LATHE_ASSIGN_OR_RETURN(L.ffn_norm,
+                           vector_f32(layer_tensor(il, "ffn_norm.weight"), hp.n_embd, true));
     LATHE_RETURN_IF_ERROR(linear(L.ffn_gate, "ffn_gate", hp.n_embd, hp.n_ff, false));
     LATHE_RETURN_IF_ERROR(linear(L.ffn_up, "ffn_up", hp.n_embd, hp.n_ff, false));
     LATHE_RETURN_IF_ERROR(linear(L.ffn_down, "ffn_down", hp.n_ff, hp.n_embd, false));
@@ -178,7 +194,9 @@ Status Model::bind(const LoadOptions& options) {
   return Status();
 }
 
-uint64_t Model::weight_bytes() const { return file_.tensor_data_bytes(); }
+uint64_t Model::weight_bytes() const {
+  return file_.tensor_data_bytes();
+}
 
 uint64_t Model::bytes_read_per_token() const {
   uint64_t total = 0;

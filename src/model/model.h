@@ -97,7 +97,8 @@ class Model {
   WeightMatrix output_;
   std::vector<LayerWeights> layers_;
   std::vector<float> rope_freq_factors_;
-  // Norm vectors stored as f16/bf16 in the file, converted once at load.
+  // Norm vectors: f16/bf16 ones converted at load, f32 ones of a mapped file copied (see
+  // vector_f32).
   std::vector<std::unique_ptr<std::vector<float>>> converted_;
 };
 

@@ -58,10 +58,28 @@ uint8_t* CpuBackend::activation_scratch(size_t bytes) {
 void CpuBackend::get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
                           float* out) {
   const auto dequantize = kernels_.dequantize_for(table.type);
+  // Rows of a mapped file are read with pread (MappedFile::read), not through the mapping: the
+  // table's pages were released when it was repacked (a tied output matrix), or were never needed
+  // (an untied one), and a lookup through the mapping would bring back a whole fault-around window
+  // per row, up to the table's size over a long generation.
+  const MappedFile* file = table.source_mapping;
+  const size_t slot = (table.row_bytes + 63) / 64 * 64;
+  if (file != nullptr && row_scratch_.size() < slot * static_cast<size_t>(n_threads())) {
+    row_scratch_.resize(slot * static_cast<size_t>(n_threads()));
+  }
   parallel(n, 1, [&](int ith, int nth) {
     auto [begin, end] = ThreadPool::chunk(n, ith, nth);
-    for (int64_t i = begin; i < end; ++i)
-      dequantize(table.row(ids[i]), out + i * table.cols, table.cols);
+    for (int64_t i = begin; i < end; ++i) {
+      const uint8_t* row = table.row(ids[i]);
+      if (file != nullptr) {
+        uint8_t* copy = row_scratch_.data() + static_cast<size_t>(ith) * slot;
+        const uint64_t offset =
+            table.source_offset + static_cast<uint64_t>(ids[i]) * table.row_bytes;
+        // On a read error the mapping still has the bytes.
+        if (file->read(offset, copy, table.row_bytes).ok()) row = copy;
+      }
+      dequantize(row, out + i * table.cols, table.cols);
+    }
   });
 }
 

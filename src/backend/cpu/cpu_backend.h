@@ -43,8 +43,7 @@ class CpuBackend : public Backend {
                 float* out) override;
   void matmul(const model::WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
               float* out) override;
-  void matmul_group(std::span<const MatmulTarget> targets, const float* x,
-                    int64_t n_rows) override;
+  void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_rows) override;
   void rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t* positions,
             const RopeParams& params) override;
   void store_kv(const float* k, const float* v, int64_t n_tokens, const int32_t* cells,
@@ -98,9 +97,10 @@ class CpuBackend : public Backend {
   uint64_t repacked_bytes_ = 0;
   ThreadPool pool_;
   std::vector<uint8_t> activation_scratch_;  // quantized activations of the current matmul
+  std::vector<uint8_t> row_scratch_;         // one embedding row per thread (get_rows)
   std::vector<kernels::ref::AttentionScratch> attention_scratch_;  // one per thread
-  std::vector<float> attention_partials_;  // per item, when threads share a token's cells
-  std::vector<std::vector<float>> rope_scratch_;                   // one per thread
+  std::vector<float> attention_partials_;         // per item, when threads share a token's cells
+  std::vector<std::vector<float>> rope_scratch_;  // one per thread
 };
 
 }  // namespace lathe::backend
