@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "commands.h"
 #include "core/cpu_features.h"
 #include "core/timer.h"
+#include "hw/probes.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "quantize_stream.h"
@@ -117,6 +119,9 @@ struct Result {
   double ops_per_token = -1, achieved_ops = -1, hw_peak = -1;
   hw::PeakKind peak_kind = hw::PeakKind::kInt8;
   double ceiling_ts = -1;
+  // tg tests: the read bandwidth over the model's own weights, measured before and after each
+  // run (its mean), and the runs' bandwidth as a % of the mean of the two passes around each.
+  double now_bw = -1, now_pct = -1;
   uint64_t peak_rss = 0;
   // sd tests only.
   std::string draft_type;
@@ -196,6 +201,8 @@ class Runner {
   Status run_sd(const Instance& inst, const std::string& where, Result& r);
   Status prompt(runtime::Context& ctx, int n, int n_batch, int32_t& pos);
   Status generate(runtime::Context& ctx, int n, int32_t& pos);
+  // Bytes/s of one read pass over every matrix a generation step reads, as the backend holds them.
+  double weight_read_bandwidth();
   int32_t random_token() {
     return static_cast<int32_t>(rng_() % static_cast<uint32_t>(model_->hparams().n_vocab));
   }
@@ -217,6 +224,7 @@ class Runner {
   std::string draft_path_;
   bool draft_mmap_ = true;
   std::shared_ptr<backend::CpuBackend> draft_backend_;
+  hw::ReadKernel read_kernel_ = hw::best_read_kernel(CpuFeatures::detect());
 };
 
 Status Runner::load(const Instance& inst) {
@@ -331,6 +339,19 @@ Status Runner::generate(runtime::Context& ctx, int n, int32_t& pos) {
   return Status();
 }
 
+double Runner::weight_read_bandwidth() {
+  std::vector<std::span<const uint8_t>> regions;
+  for (const model::LayerWeights& layer : model_->layers()) {
+    for (const model::Linear* l : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate,
+                                   &layer.ffn_up, &layer.ffn_down}) {
+      regions.push_back(backend_->matmul_weight_bytes(l->weight));
+    }
+  }
+  regions.push_back(backend_->matmul_weight_bytes(model_->output()));
+  const hw::ReadPassResult pass = hw::read_pass(read_kernel_, regions, backend_->pool());
+  return static_cast<double>(pass.bytes) / pass.seconds;
+}
+
 Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
   const std::string where = format("%zu/%zu %s", index + 1, count, inst.test_name().c_str());
   LATHE_RETURN_IF_ERROR(load(inst));
@@ -377,6 +398,10 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
     progress_.update(where + ": filling the cache to the depth");
     LATHE_RETURN_IF_ERROR(prompt(*ctx, inst.n_depth, inst.n_batch, pos));
   }
+  // The host's bandwidth can move by tens of % within a minute (VMs, neighbours): tg runs are
+  // bracketed by read passes over the same weights, outside the timed part.
+  std::vector<double> now_bw;
+  if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth());
   for (int rep = 0; rep < params_.reps; ++rep) {
     progress_.update(format("%s: run %d/%d", where.c_str(), rep + 1, params_.reps));
     if (inst.n_depth > 0) {
@@ -391,6 +416,7 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
     const double ns = static_cast<double>(now_ns() - start);
     r.samples_ns.push_back(ns);
     r.samples_ts.push_back(1e9 * (inst.n_prompt + inst.n_gen) / ns);
+    if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth());
   }
   r.avg_ns = mean(r.samples_ns);
   r.stddev_ns = stddev(r.samples_ns);
@@ -408,6 +434,15 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
     r.bytes_per_token = cost.step_bytes(ctx_avg);
     r.effective_bw = r.bytes_per_token * r.avg_ts;
     r.ops_per_token = cost.step_ops(ctx_avg);
+    if (now_bw.size() == r.samples_ts.size() + 1) {
+      std::vector<double> pct;
+      for (size_t i = 0; i < r.samples_ts.size(); ++i) {
+        pct.push_back(100.0 * r.bytes_per_token * r.samples_ts[i] /
+                      (0.5 * (now_bw[i] + now_bw[i + 1])));
+      }
+      r.now_bw = mean(now_bw);
+      r.now_pct = mean(pct);
+    }
     if (bw > 0) r.hw_bw = bw;
     if (bw > 0 && peak > 0) {
       r.ceiling_ts = std::min(bw / r.bytes_per_token, peak / r.ops_per_token);
@@ -471,6 +506,8 @@ class Printer {
     columns_.push_back({"t/s", 20});
     columns_.push_back({"GB/s", 7});
     columns_.push_back({"% bw", 5});
+    show_now_ = std::any_of(p.n_gen.begin(), p.n_gen.end(), [](int n) { return n > 0; });
+    if (show_now_) columns_.push_back({"% now", 5});
     columns_.push_back({"TOPS", 7});
     columns_.push_back({"% peak", 6});
     if (show_sd_) {
@@ -517,6 +554,7 @@ class Printer {
       cells.push_back(r.hw_bw > 0 && r.effective_bw >= 0
                           ? format("%.1f", 100.0 * r.effective_bw / r.hw_bw)
                           : "-");
+      if (show_now_) cells.push_back(fmt_or_dash(r.now_pct, "%.1f"));
       cells.push_back(fmt_or_dash(r.achieved_ops < 0 ? -1 : r.achieved_ops / 1e12, "%.4f"));
       cells.push_back(r.hw_peak > 0 && r.achieved_ops >= 0
                           ? format("%.1f", 100.0 * r.achieved_ops / r.hw_peak)
@@ -595,6 +633,11 @@ class Printer {
     } else {
       std::printf("roofs: %s\n", roofs.note.c_str());
     }
+    if (show_now_) {
+      std::printf(
+          "%% now (tg): GB/s over the bandwidth of a read pass over the model's own weights, timed "
+          "right before and after each run; unlike lathe hw's figure it moves with the host.\n");
+    }
     std::printf("cpu: %s\n", cpu_brand().c_str());
   }
 
@@ -630,6 +673,8 @@ class Printer {
     j["hw_gb_per_s"] = opt(r.hw_bw, 1e9);
     j["bandwidth_pct"] =
         r.hw_bw > 0 && r.effective_bw >= 0 ? Json(100.0 * r.effective_bw / r.hw_bw) : Json();
+    j["now_gb_per_s"] = opt(r.now_bw, 1e9);
+    j["now_bandwidth_pct"] = opt(r.now_pct, 1);
     j["ops_per_token"] = opt(r.ops_per_token, 1);
     j["achieved_tops"] = opt(r.achieved_ops, 1e12);
     j["peak_kind"] = std::string(hw::peak_kind_name(r.peak_kind));
@@ -679,7 +724,7 @@ class Printer {
   std::string format_;
   std::vector<Column> columns_;
   bool show_ngl_ = false, show_b_ = false, show_ub_ = false, show_tk_ = false, show_tv_ = false,
-       show_fa_ = false, show_mmap_ = false, show_sd_ = false, show_td_ = false;
+       show_fa_ = false, show_mmap_ = false, show_sd_ = false, show_td_ = false, show_now_ = false;
   bool first_ = true;
 };
 

@@ -131,6 +131,39 @@ Expected<ReadProbeResult> measure_read_bandwidth(const ReadKernel& kernel, int t
   return result;
 }
 
+ReadPassResult read_pass(const ReadKernel& kernel,
+                         std::span<const std::span<const uint8_t>> regions, ThreadPool& pool) {
+  ReadPassResult result;
+  for (const auto& region : regions) result.bytes += region.size();
+  const int n = pool.size();
+  std::vector<Slot> slots(static_cast<size_t>(n));
+  const uint64_t total = result.bytes;
+  const int64_t start = now_ns();
+  pool.run([&](int index, int count) {
+    // This thread's share [begin, end) of the regions laid end to end; inside a region the cuts
+    // are rounded up to 64-byte offsets from its start, which neighbouring threads compute alike.
+    const uint64_t begin = total * static_cast<uint64_t>(index) / static_cast<uint64_t>(count);
+    const uint64_t end = total * static_cast<uint64_t>(index + 1) / static_cast<uint64_t>(count);
+    auto cut = [](uint64_t at, uint64_t offset, uint64_t size) {
+      if (at <= offset) return uint64_t{0};
+      return std::min(size, (at - offset + 63) / 64 * 64);
+    };
+    uint64_t checksum = 0;
+    uint64_t offset = 0;  // of the current region in the concatenation
+    for (const auto& region : regions) {
+      const uint64_t lo = cut(begin, offset, region.size());
+      const uint64_t hi = cut(end, offset, region.size());
+      if (lo < hi) checksum += kernel.checksum(region.data() + lo, hi - lo);
+      offset += region.size();
+      if (offset >= end) break;
+    }
+    slots[static_cast<size_t>(index)].checksum = checksum;
+  });
+  result.seconds = static_cast<double>(std::max<int64_t>(now_ns() - start, 1)) * 1e-9;
+  for (const Slot& s : slots) result.checksum += s.checksum;
+  return result;
+}
+
 Expected<double> measure_peak(const PeakKernel& kernel, int threads, int repetitions,
                               double seconds) {
   if (threads < 1) return invalid_argument("thread count must be at least 1, got ", threads);

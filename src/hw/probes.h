@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
 #include "hw/probe_kernels.h"
+
+namespace lathe {
+class ThreadPool;
+}
 
 namespace lathe::hw {
 
@@ -33,6 +38,19 @@ struct ReadProbeResult {
 // when the buffer cannot be allocated, kInternal when a pass returns a different checksum.
 Expected<ReadProbeResult> measure_read_bandwidth(const ReadKernel& kernel, int threads,
                                                  uint64_t buffer_bytes, int repetitions);
+
+struct ReadPassResult {
+  double seconds = 0;
+  uint64_t bytes = 0;
+  uint64_t checksum = 0;  // of every region, as `kernel` sums each one whole
+};
+
+// One timed pass of `kernel` over memory the caller already holds (a model's weights, resident),
+// on all of `pool`'s threads, each reading an equal share of the regions' total: the bandwidth of
+// this moment for exactly those bytes. Shares are cut at 64-byte offsets inside a region, so the
+// checksum does not depend on the thread count.
+ReadPassResult read_pass(const ReadKernel& kernel,
+                         std::span<const std::span<const uint8_t>> regions, ThreadPool& pool);
 
 // Times `kernel` running on `threads` pool threads at once, each for about `seconds` (the iteration
 // count is calibrated on one thread first), and returns the best of `repetitions` in ops/s.

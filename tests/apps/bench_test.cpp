@@ -132,6 +132,12 @@ TEST(Bench, JsonHasLlamaBenchFieldsAndRooflineColumns) {
               1e-9);
   EXPECT_NEAR(tg["bandwidth_pct"].get<double>(), tg["effective_gb_per_s"].get<double>() * 10, 1e-6);
   EXPECT_TRUE(tg["achieved_tops"].is_null());
+  // tg: the bandwidth of read passes over the model's weights around each run, and the runs'
+  // bandwidth against it; pp runs have neither.
+  EXPECT_GT(tg["now_gb_per_s"].get<double>(), 0);
+  EXPECT_GT(tg["now_bandwidth_pct"].get<double>(), 0);
+  EXPECT_TRUE(pp["now_gb_per_s"].is_null());
+  EXPECT_TRUE(pp["now_bandwidth_pct"].is_null());
   EXPECT_NEAR(tg["ceiling_ts"].get<double>(),
               std::min(10e9 / bytes, 100e9 / tg["ops_per_token"].get<double>()), 1e-6);
   // pp: compute columns against the int8 peak (Q8_0 weights); no bandwidth.
@@ -172,10 +178,11 @@ TEST(Bench, MarkdownCsvJsonlAndTestNames) {
   const auto lines = lines_of(md.out);
   ASSERT_GE(lines.size(), 8u) << md.out;
   EXPECT_THAT(lines[0], HasSubstr("| model "));
-  for (const char* column :
-       {"size", "params", "backend", "threads", "test", "t/s", "GB/s", "% bw", "TOPS", "% peak"}) {
+  for (const char* column : {"size", "params", "backend", "threads", "test", "t/s", "GB/s", "% bw",
+                             "% now", "TOPS", "% peak"}) {
     EXPECT_THAT(lines[0], HasSubstr(column));
   }
+  EXPECT_THAT(md.out, HasSubstr("% now (tg): "));
   EXPECT_THAT(lines[1], HasSubstr("| ---"));
   for (const char* test :
        {"pp8 |", "tg4 |", "pp8+tg4 |", "pp8 @ d8 |", "tg4 @ d8 |", "pp8+tg4 @ d8 |"}) {

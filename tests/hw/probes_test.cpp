@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <span>
+
+#include "core/thread_pool.h"
 
 namespace lathe::hw {
 namespace {
@@ -38,6 +42,35 @@ TEST(Probes, ReadBandwidthReadsTheWholeBufferAtEveryThreadCount) {
       EXPECT_EQ(result->checksum, fill_checksum(bytes)) << kernel.isa << " t=" << threads;
     }
   }
+}
+
+TEST(Probes, ReadPassReadsEveryRegionOnceWhateverTheSplit) {
+  // Regions of odd sizes at odd offsets, some empty, some smaller than a thread's share.
+  std::vector<uint8_t> memory(200000);
+  std::mt19937 rng(7);
+  for (uint8_t& b : memory) b = static_cast<uint8_t>(rng());
+  const size_t cuts[][2] = {{3, 0},        {5, 1},      {17, 999},       {1100, 64},
+                            {1200, 70001}, {90000, 13}, {90100, 100000}, {199999, 1}};
+  std::vector<std::span<const uint8_t>> regions;
+  uint64_t expected = 0, bytes = 0;
+  for (const auto& [offset, size] : cuts) {
+    regions.emplace_back(memory.data() + offset, size);
+    expected += detail::read_checksum_scalar(memory.data() + offset, size);
+    bytes += size;
+  }
+  for (const ReadKernel& kernel : read_kernels(CpuFeatures::detect())) {
+    for (int threads : {1, 2, 3, 5}) {
+      ThreadPool pool(threads);
+      const ReadPassResult pass = read_pass(kernel, regions, pool);
+      EXPECT_EQ(pass.checksum, expected) << kernel.isa << " t=" << threads;
+      EXPECT_EQ(pass.bytes, bytes);
+      EXPECT_GT(pass.seconds, 0);
+    }
+  }
+  ThreadPool pool(2);
+  const ReadPassResult empty = read_pass(best_read_kernel(CpuFeatures::detect()), {}, pool);
+  EXPECT_EQ(empty.bytes, 0u);
+  EXPECT_EQ(empty.checksum, 0u);
 }
 
 TEST(Probes, ReadBufferIsRoundedUpToWholePages) {

@@ -128,14 +128,24 @@ void CpuBackend::clear_repacked() {
   repacked_bytes_ = 0;
 }
 
-const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
-                                    const kernels::RepackKernels& rk) {
+CpuBackend::RepackKey CpuBackend::repack_key(const model::WeightMatrix& w) {
   // A weight of a known file is never read again once packed (its pages may even be released),
   // so it is found by file and offset, not by sampling its bytes.
-  const RepackKey key =
-      w.source_identity != 0
-          ? RepackKey{w.source_identity, w.source_offset, w.type, w.rows, w.cols}
-          : RepackKey{reinterpret_cast<uintptr_t>(w.data), fingerprint(w), w.type, w.rows, w.cols};
+  return w.source_identity != 0
+             ? RepackKey{w.source_identity, w.source_offset, w.type, w.rows, w.cols}
+             : RepackKey{reinterpret_cast<uintptr_t>(w.data), fingerprint(w), w.type, w.rows,
+                         w.cols};
+}
+
+std::span<const uint8_t> CpuBackend::matmul_weight_bytes(const model::WeightMatrix& w) const {
+  auto it = repacked_.find(repack_key(w));
+  if (it != repacked_.end()) return {it->second.data.get(), it->second.bytes};
+  return {static_cast<const uint8_t*>(w.data), w.bytes()};
+}
+
+const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
+                                    const kernels::RepackKernels& rk) {
+  const RepackKey key = repack_key(w);
   auto it = repacked_.find(key);
   if (it != repacked_.end()) return it->second.data.get();
   const uint64_t bytes = rk.size(w.rows, w.row_bytes);

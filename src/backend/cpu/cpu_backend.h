@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +36,8 @@ class CpuBackend : public Backend {
   uint64_t repacked_bytes() const { return repacked_bytes_; }
   // Drops every repacked copy; the next matmul of each weight packs it again.
   void clear_repacked();
+  // The bytes a matmul with w reads: its repacked copy once one was made, else w's own bytes.
+  std::span<const uint8_t> matmul_weight_bytes(const model::WeightMatrix& w) const;
 
   Expected<Buffer> allocate(size_t bytes) override;
   void get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
@@ -77,6 +80,7 @@ class CpuBackend : public Backend {
     int64_t cols;
     bool operator==(const RepackKey&) const = default;
   };
+  static RepackKey repack_key(const model::WeightMatrix& w);
   struct RepackKeyHash {
     size_t operator()(const RepackKey& k) const {
       uint64_t h = k.source * 0x9e3779b97f4a7c15ull ^ k.offset;
