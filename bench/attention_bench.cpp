@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "bench_roofs.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/ref/ref.h"
 #include "quant/quant.h"
@@ -135,6 +136,8 @@ void BM_decode(benchmark::State& state) {
   }
   state.counters["GB/s"] = benchmark::Counter(static_cast<double>(2 * c.layer_bytes),
                                               benchmark::Counter::kIsIterationInvariantRate);
+  lathe::bench::add_roof_counters(state, static_cast<double>(2 * c.layer_bytes), 0,
+                                  lathe::hw::PeakKind::kF32, static_cast<int>(state.range(4)));
 }
 
 // args: kv type, flash, prompt length, level, threads.
@@ -168,6 +171,8 @@ void BM_prompt(benchmark::State& state) {
   const double flops = 2.0 * 2.0 * static_cast<double>(n * (n + 1) / 2) * kHeads * kHeadDim;
   state.counters["GFLOPS"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  lathe::bench::add_roof_counters(state, 0, flops, lathe::hw::PeakKind::kF32,
+                                  static_cast<int>(state.range(4)));
 }
 
 void attention_args(benchmark::internal::Benchmark* b, bool decode) {

@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_roofs.h"
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "hw/probe_kernels.h"
@@ -142,6 +143,14 @@ void run_matmul(benchmark::State& state, TensorType type, KernelLevel level, int
                                               benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(rows * k * n_b) / 1e9,
                                               benchmark::Counter::kIsIterationInvariantRate);
+  // Quantized weights run at the int8 rate (activations quantized to 8 bits), the floats at
+  // theirs.
+  const lathe::hw::PeakKind kind = type == TensorType::kBF16  ? lathe::hw::PeakKind::kBf16
+                                   : type == TensorType::kF32 ? lathe::hw::PeakKind::kF32
+                                   : type == TensorType::kF16 ? lathe::hw::PeakKind::kF32
+                                                              : lathe::hw::PeakKind::kInt8;
+  lathe::bench::add_roof_counters(state, static_cast<double>(w.matrix_bytes),
+                                  2.0 * static_cast<double>(rows * k * n_b), kind, threads);
 }
 
 // The plain read bandwidth of the hardware probe's widest kernel, same threads, 1 GiB buffer.
@@ -161,6 +170,8 @@ void run_read(benchmark::State& state, int threads) {
   benchmark::DoNotOptimize(sink);
   state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) / 1e9,
                                               benchmark::Counter::kIsIterationInvariantRate);
+  lathe::bench::add_roof_counters(state, static_cast<double>(bytes), 0, lathe::hw::PeakKind::kInt8,
+                                  threads);
 }
 
 struct TypeName {
