@@ -201,8 +201,6 @@ class Runner {
   Status run_sd(const Instance& inst, const std::string& where, Result& r);
   Status prompt(runtime::Context& ctx, int n, int n_batch, int32_t& pos);
   Status generate(runtime::Context& ctx, int n, int32_t& pos);
-  // Bytes/s of one read pass over every matrix a generation step reads, as the backend holds them.
-  double weight_read_bandwidth();
   int32_t random_token() {
     return static_cast<int32_t>(rng_() % static_cast<uint32_t>(model_->hparams().n_vocab));
   }
@@ -224,7 +222,6 @@ class Runner {
   std::string draft_path_;
   bool draft_mmap_ = true;
   std::shared_ptr<backend::CpuBackend> draft_backend_;
-  hw::ReadKernel read_kernel_ = hw::best_read_kernel(CpuFeatures::detect());
 };
 
 Status Runner::load(const Instance& inst) {
@@ -339,19 +336,6 @@ Status Runner::generate(runtime::Context& ctx, int n, int32_t& pos) {
   return Status();
 }
 
-double Runner::weight_read_bandwidth() {
-  std::vector<std::span<const uint8_t>> regions;
-  for (const model::LayerWeights& layer : model_->layers()) {
-    for (const model::Linear* l : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate,
-                                   &layer.ffn_up, &layer.ffn_down}) {
-      regions.push_back(backend_->matmul_weight_bytes(l->weight));
-    }
-  }
-  regions.push_back(backend_->matmul_weight_bytes(model_->output()));
-  const hw::ReadPassResult pass = hw::read_pass(read_kernel_, regions, backend_->pool());
-  return static_cast<double>(pass.bytes) / pass.seconds;
-}
-
 Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
   const std::string where = format("%zu/%zu %s", index + 1, count, inst.test_name().c_str());
   LATHE_RETURN_IF_ERROR(load(inst));
@@ -401,7 +385,7 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
   // The host's bandwidth can move by tens of % within a minute (VMs, neighbours): tg runs are
   // bracketed by read passes over the same weights, outside the timed part.
   std::vector<double> now_bw;
-  if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth());
+  if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth(*model_, *backend_));
   for (int rep = 0; rep < params_.reps; ++rep) {
     progress_.update(format("%s: run %d/%d", where.c_str(), rep + 1, params_.reps));
     if (inst.n_depth > 0) {
@@ -416,7 +400,7 @@ Expected<Result> Runner::run(const Instance& inst, size_t index, size_t count) {
     const double ns = static_cast<double>(now_ns() - start);
     r.samples_ns.push_back(ns);
     r.samples_ts.push_back(1e9 * (inst.n_prompt + inst.n_gen) / ns);
-    if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth());
+    if (inst.is_tg()) now_bw.push_back(weight_read_bandwidth(*model_, *backend_));
   }
   r.avg_ns = mean(r.samples_ns);
   r.stddev_ns = stddev(r.samples_ns);

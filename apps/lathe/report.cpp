@@ -9,6 +9,11 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <span>
+
+#include "backend/cpu/cpu_backend.h"
+#include "core/cpu_features.h"
+#include "hw/probes.h"
 
 namespace lathe::cli {
 
@@ -159,6 +164,20 @@ double stddev(const std::vector<double>& values) {
   double sq = 0;
   for (double v : values) sq += (v - m) * (v - m);
   return std::sqrt(sq / static_cast<double>(values.size() - 1));
+}
+
+double weight_read_bandwidth(const model::Model& model, backend::CpuBackend& backend) {
+  std::vector<std::span<const uint8_t>> regions;
+  for (const model::LayerWeights& layer : model.layers()) {
+    for (const model::Linear* l : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate,
+                                   &layer.ffn_up, &layer.ffn_down}) {
+      regions.push_back(backend.matmul_weight_bytes(l->weight));
+    }
+  }
+  regions.push_back(backend.matmul_weight_bytes(model.output()));
+  const hw::ReadPassResult pass =
+      hw::read_pass(hw::best_read_kernel(CpuFeatures::detect()), regions, backend.pool());
+  return static_cast<double>(pass.bytes) / pass.seconds;
 }
 
 uint64_t peak_rss_bytes() {

@@ -14,6 +14,10 @@
 #include "hw/profile.h"
 #include "model/model.h"
 
+namespace lathe::backend {
+class CpuBackend;
+}
+
 namespace lathe::cli {
 
 // ---- the model ------------------------------------------------------------------------------
@@ -73,6 +77,11 @@ Roofs load_roofs(bool disabled, const std::string& profile_path, const std::stri
 double mean(const std::vector<double>& values);
 // Sample standard deviation (n - 1), 0 for fewer than two values: what llama-bench prints.
 double stddev(const std::vector<double>& values);
+
+// Bytes/s of one read pass (hw::read_pass) over every matrix a generation step of `model`
+// reads, as `backend` holds them (repacked copies included): the bandwidth of this moment for
+// exactly those bytes, the floor a step can reach.
+double weight_read_bandwidth(const model::Model& model, backend::CpuBackend& backend);
 
 // Peak resident set size of this process since start or the last reset (VmHWM), in bytes; 0
 // when /proc is not there.

@@ -85,6 +85,8 @@ TEST(BatchedBench, TableHasLlamaBatchedBenchColumns) {
             0u)
       << lines[1];
   EXPECT_THAT(lines[1], HasSubstr("TG x"));
+  EXPECT_THAT(lines[1], HasSubstr("% roof |  % now |"));
+  EXPECT_THAT(run.out, HasSubstr("% now: "));
   // PP 8, TG 4: N_KV = B x (PP + TG).
   EXPECT_EQ(lines[3].rfind("|     8 |      4 |    1 |     12 |", 0), 0u) << lines[3];
   EXPECT_EQ(lines[4].rfind("|     8 |      4 |    2 |     24 |", 0), 0u) << lines[4];
@@ -137,7 +139,9 @@ TEST(BatchedBench, JsonlFieldsSharedPromptAndSkippedCases) {
                             "speed",
                             "speedup_tg",
                             "ceiling_tg",
-                            "roof_pct"}) {
+                            "roof_pct",
+                            "ceiling_tg_now",
+                            "now_roof_pct"}) {
     EXPECT_TRUE(one.contains(field)) << field;
   }
   EXPECT_EQ(one["pl"], 1);
@@ -151,6 +155,10 @@ TEST(BatchedBench, JsonlFieldsSharedPromptAndSkippedCases) {
   EXPECT_NEAR(two["speed"].get<double>(), (2 * 8 + 2 * 4) / two["t"].get<double>(), 1e-6);
   // The memory roof grows with B (weights are read once per step for all sequences).
   EXPECT_GT(two["ceiling_tg"].get<double>(), one["ceiling_tg"].get<double>());
+  // The roof of the moment: measured whatever the profile, and consistent with its ceiling.
+  EXPECT_GT(one["ceiling_tg_now"].get<double>(), 0);
+  EXPECT_NEAR(one["now_roof_pct"].get<double>(),
+              100 * one["speed_tg"].get<double>() / one["ceiling_tg_now"].get<double>(), 1e-6);
 
   const Outcome shared = lathe(
       "batched-bench -m " + model + " -npp 8 -ntg 4 -npl 3 -pps -c 64 -t 1 -q -o json --no-hw",
@@ -162,7 +170,8 @@ TEST(BatchedBench, JsonlFieldsSharedPromptAndSkippedCases) {
   EXPECT_EQ(rows[0]["n_kv"], 8 + 3 * 4);  // the prompt once, then each sequence's tokens
   EXPECT_NEAR(rows[0]["speed_pp"].get<double>(), 8 / rows[0]["t_pp"].get<double>(), 1e-6);
   EXPECT_TRUE(rows[0]["ceiling_tg"].is_null());
-  EXPECT_TRUE(rows[0]["speedup_tg"].is_null());  // B = 1 was not run
+  EXPECT_GT(rows[0]["ceiling_tg_now"].get<double>(), 0);  // --no-hw: no profile, but measured
+  EXPECT_TRUE(rows[0]["speedup_tg"].is_null());           // B = 1 was not run
 }
 
 TEST(BatchedBench, BadFlagsGiveOneClearLine) {
