@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -29,7 +28,6 @@
 #include "commands.h"
 #include "core/cpu_features.h"
 #include "core/timer.h"
-#include "hw/probes.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "quantize_stream.h"

@@ -76,8 +76,7 @@ Expected<TokenCost> token_cost(const model::Model& model, TensorType type_k, Ten
   cost.kv_bytes_per_cell = static_cast<double>(hp.n_layer) * static_cast<double>(k_row + v_row);
   std::map<TensorType, double> params_by_type;
   for (const model::LayerWeights& L : model.layers()) {
-    for (const model::Linear* lin :
-         {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+    for (const model::Linear* lin : L.linears()) {
       const double n =
           static_cast<double>(lin->weight.rows) * static_cast<double>(lin->weight.cols);
       cost.layer_params += n;
@@ -169,8 +168,7 @@ double stddev(const std::vector<double>& values) {
 double weight_read_bandwidth(const model::Model& model, backend::CpuBackend& backend) {
   std::vector<std::span<const uint8_t>> regions;
   for (const model::LayerWeights& layer : model.layers()) {
-    for (const model::Linear* l : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate,
-                                   &layer.ffn_up, &layer.ffn_down}) {
+    for (const model::Linear* l : layer.linears()) {
       regions.push_back(backend.matmul_weight_bytes(l->weight));
     }
   }

@@ -215,7 +215,7 @@ int64_t Model::parameter_count() const {
 std::string Model::weight_type_summary() const {
   std::map<TensorType, uint64_t> bytes_by_type;
   for (const auto& L : layers_) {
-    for (const Linear* lin : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+    for (const Linear* lin : L.linears()) {
       bytes_by_type[lin->weight.type] += lin->weight.bytes();
     }
   }

@@ -1,6 +1,7 @@
 // A loaded model: hyper-parameters and views of its weights in the (mapped) GGUF file.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,6 +51,11 @@ struct LayerWeights {
   const float* k_norm = nullptr;
   const float* ffn_norm = nullptr;
   Linear ffn_gate, ffn_up, ffn_down;
+
+  // The layer's seven projections, each read once by a step.
+  std::array<const Linear*, 7> linears() const {
+    return {&wq, &wk, &wv, &wo, &ffn_gate, &ffn_up, &ffn_down};
+  }
 };
 
 struct LoadOptions {
