@@ -5,7 +5,10 @@
 //    last-level cache, so they stream from DRAM as in generation; the "GB/s" counter is weight
 //    bytes read per second. Compare with read/tN, the plain read bandwidth of the same threads.
 //  - gemv_hot/…: 512x2048 weights that stay in L2, one thread: the kernel's compute ceiling.
-//  - gemm/…/b512: a 512-token prompt batch; the "GOPS" counter counts a multiply-add as 2 ops.
+//  - gemm/…/b512: a 512-token prompt batch on both shapes; the "GOPS" counter counts a multiply-add
+//    as 2 ops.
+//  - gemm_hot/…: 64x2048 weights and 48 activation rows, all in L2, one thread: the GEMM tile's
+//    compute ceiling, against which gemm/ shows what feeding it from DRAM costs.
 //
 // Threads come from a ThreadPool and split the weight rows in groups of 16, as the CPU backend
 // does. Activations are converted once outside the timed loop (the kernels' input format).
@@ -237,13 +240,23 @@ const bool kRegistered = [] {
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
       }
-      for (int threads : {1, 2}) {
-        const std::string name = std::string("gemm/") + t.name + "/" + l.name +
-                                 "/8192x2048/b512/t" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, 8192, 2048, 512,
-                                     threads, false, l.packed)
+      {
+        const std::string name =
+            std::string("gemm_hot/") + t.name + "/" + l.name + "/64x2048/b48/t1";
+        benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, 64, 2048, 48, 1,
+                                     false, l.packed)
             ->UseRealTime()
-            ->Unit(benchmark::kMillisecond);
+            ->Unit(benchmark::kMicrosecond);
+      }
+      for (const auto& s : kShapes) {
+        for (int threads : {1, 2}) {
+          const std::string name = std::string("gemm/") + t.name + "/" + l.name + "/" + s.name +
+                                   "/b512/t" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), run_matmul, t.type, l.level, s.rows, s.k, 512,
+                                       threads, false, l.packed)
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond);
+        }
       }
     }
   }

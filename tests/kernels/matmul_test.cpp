@@ -203,21 +203,29 @@ TEST_P(MatmulTest, ResultsDoNotDependOnBatchOrRowSplit) {
   }
 }
 
-// Long rows: the float GEMMs take activation rows in blocks of about 512 KiB (a few rows when a
-// row is 32-64 KiB), and the AVX-512 F16 GEMM converts blocks of activation rows to f32 in a
-// 384 KiB buffer (6 rows of 8197), so a batch of 23 spans several blocks and a ragged last one.
-// Results must still match the reference and not depend on the batch.
-TEST_P(MatmulTest, FloatFormatsOverSeveralActivationBlocks) {
+// Long rows and large batches cross the float GEMMs' blocks: activation rows are taken in blocks
+// of about 512 KiB (a few rows when a row is 32-64 KiB); the AVX-512 F16 GEMM sums rows in slices
+// of 2048 (a ragged last one when k is not a multiple), converts up to 48 activation rows of a
+// slice at a time (more when k is short: 470 rows of 200 take two buffers of 462) and takes the
+// weight rows in blocks of 128 KiB of a slice (32 rows of 2048, 312 of 200; 75 and 700 rows end on
+// a ragged block and a ragged tile). Results must still match the reference and not depend on the
+// batch or on the row split.
+TEST_P(MatmulTest, FloatFormatsOverSeveralBlocks) {
   std::string why;
   const auto table = table_for(GetParam(), &why);
   if (!table) GTEST_SKIP() << why;
   const KernelTable ref = reference_kernels();
+  struct Shape {
+    int64_t k, rows, n_b;
+  };
+  constexpr Shape kShapes[] = {
+      {8192 + 5, 9, 23}, {16384 + 16, 9, 23}, {40000, 9, 23}, {4096 + 37, 75, 53}, {200, 700, 470}};
   uint32_t seed = 3000;
   for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
     const MatmulFn fn = table->matmul_for(type);
     ASSERT_NE(fn, nullptr);
-    for (int64_t k : {8192 + 5, 16384 + 16, 40000}) {
-      const Problem p = make_problem(ref, type, k, 9, 23, seed++);
+    for (const Shape& shape : kShapes) {
+      const Problem p = make_problem(ref, type, shape.k, shape.rows, shape.n_b, seed++);
       SCOPED_TRACE(describe(p));
       const auto got = run(fn, p, 0, p.rows, true);
       const auto want = run(ref.matmul_for(type), p, 0, p.rows, true);
@@ -231,6 +239,14 @@ TEST_P(MatmulTest, FloatFormatsOverSeveralActivationBlocks) {
       EXPECT_LE(max_err, tolerance(type) * max_ref);
       const auto one_by_one = run(fn, p, 0, p.rows, true, 1);
       EXPECT_EQ(0, std::memcmp(got.data(), one_by_one.data(), got.size() * sizeof(float)));
+      const int64_t split_row = p.rows / 2 + 1;
+      auto split = run(fn, p, 0, split_row, true);
+      const auto rest = run(fn, p, split_row, p.rows, true);
+      for (size_t i = 0; i < split.size(); ++i) {
+        if (static_cast<int64_t>(i) % (p.rows + kStridePad) >= split_row) split[i] = rest[i];
+      }
+      EXPECT_EQ(0, std::memcmp(got.data(), split.data(), got.size() * sizeof(float)))
+          << "row split at " << split_row << " changes results";
     }
   }
 }

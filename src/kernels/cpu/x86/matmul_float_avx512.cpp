@@ -1,8 +1,9 @@
 // AVX-512 matmuls of the float formats: F32 (activations f32), F16 (f16) and BF16 (bf16).
 //
 // Every (weight row, activation row) pair owns one 16-lane f32 accumulator that walks k in the
-// same steps whatever the tile around it, and ends in the same horizontal sum: a result never
-// depends on the batch size or on the row split. A tile of 4 weight rows × up to 6 activation
+// same steps whatever the tile around it, and ends in the same horizontal sum (F16: one per slice
+// of 2048, the sums added in order): a result never depends on the batch size or on the row
+// split. A tile of 4 weight rows × up to 6 activation
 // rows (1 weight row for batches of up to 4) converts each loaded vector once for all the pairs
 // that use it.
 //
@@ -17,9 +18,16 @@ namespace lathe::kernels::x86::avx512 {
 
 namespace {
 
+// F16 rows are summed in slices of this many elements: each slice's 16-lane accumulator is reduced
+// to a float and the slices' floats are added in order. The GEMM (matmul_f16_gemm) then carries
+// one float per result from a slice to the next instead of 16 lanes, and can keep its f32
+// activation buffer to one slice of many rows.
+constexpr int64_t kF16SliceElements = 2048;
+
 // Loads 16 elements as f32; `mask` selects the valid ones (the rest read as 0).
 struct F32 {
   static constexpr int kStep = 16;
+  static constexpr int64_t kSlice = 0;
   static constexpr int kElementBytes = 4;
   using Vec = __m512;
   static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
@@ -31,6 +39,7 @@ struct F32 {
 
 struct F16 {
   static constexpr int kStep = 16;
+  static constexpr int64_t kSlice = kF16SliceElements;
   static constexpr int kElementBytes = 2;
   using Vec = __m512;
   static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
@@ -43,6 +52,7 @@ struct F16 {
 
 struct BF16 {
   static constexpr int kStep = 16;
+  static constexpr int64_t kSlice = 0;
   static constexpr int kElementBytes = 2;
   using Vec = __m512;
   static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) {
@@ -56,6 +66,7 @@ struct BF16 {
 // 32 bf16 per step, paired products with vdpbf16ps.
 struct BF16Dot {
   static constexpr int kStep = 32;
+  static constexpr int64_t kSlice = 0;
   static constexpr int kElementBytes = 2;
   using Vec = __m512i;
   static Vec load(const uint8_t* p, int64_t i, __mmask32 mask) {
@@ -65,17 +76,6 @@ struct BF16Dot {
     return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh&>(w), reinterpret_cast<__m512bh&>(x));
   }
   static Vec load_x(const uint8_t* p, int64_t i, __mmask32 mask) { return load(p, i, mask); }
-};
-
-// F16 weights against activation rows already converted to f32 (see matmul_f16_gemm): the same
-// products in the same order as F16, without a conversion per activation vector.
-struct F16WeightsF32Activations {
-  static constexpr int kStep = 16;
-  static constexpr int kElementBytes = 2;
-  using Vec = __m512;
-  static Vec load(const uint8_t* p, int64_t i, __mmask16 mask) { return F16::load(p, i, mask); }
-  static __m512 madd(__m512 acc, Vec w, Vec x) { return _mm512_fmadd_ps(w, x, acc); }
-  static Vec load_x(const uint8_t* p, int64_t i, __mmask16 mask) { return F32::load(p, i, mask); }
 };
 
 template <class T>
@@ -102,33 +102,41 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
            static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) * a.weight_row_bytes;
   }
   for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
-  __m512 acc[kTileRows][C];
-  static_for<C>(
-      [&](auto c) { static_for<kTileRows>([&](auto r) { acc[r][c] = _mm512_setzero_ps(); }); });
-  // One loop for the body and the tail (a partial mask on the last step).
-  const auto full = tail_mask<T>(T::kStep);
-  for (int64_t i = 0; i < a.k; i += T::kStep) {
-    const auto mask = i + T::kStep <= a.k ? full : tail_mask<T>(a.k - i);
-    // A line ahead in every row. A plain loop: GCC 12 drops a prefetch inside static_for's
-    // generic lambda.
-    for (int r = 0; r < kTileRows; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + i * T::kElementBytes + kPrefetchBytes),
-                   _MM_HINT_T0);
+  float sum[kTileRows][C];
+  const int64_t slice = T::kSlice > 0 ? T::kSlice : a.k;
+  for (int64_t s0 = 0; s0 < a.k; s0 += slice) {
+    const int64_t s1 = std::min(a.k, s0 + slice);
+    __m512 acc[kTileRows][C];
+    static_for<C>(
+        [&](auto c) { static_for<kTileRows>([&](auto r) { acc[r][c] = _mm512_setzero_ps(); }); });
+    // One loop for the body and the tail (a partial mask on the last step).
+    const auto full = tail_mask<T>(T::kStep);
+    for (int64_t i = s0; i < s1; i += T::kStep) {
+      const auto mask = i + T::kStep <= a.k ? full : tail_mask<T>(a.k - i);
+      // A line ahead in every row. A plain loop: GCC 12 drops a prefetch inside static_for's
+      // generic lambda.
+      for (int r = 0; r < kTileRows; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(w[r] + i * T::kElementBytes + kPrefetchBytes),
+                     _MM_HINT_T0);
+      }
+      typename T::Vec wv[kTileRows];
+      static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r], i, mask); });
+      static_for<C>([&](auto c) {
+        const typename T::Vec xv = T::load_x(x[c], i, mask);
+        static_for<kTileRows>([&](auto r) { acc[r][c] = T::madd(acc[r][c], wv[r], xv); });
+      });
     }
-    typename T::Vec wv[kTileRows];
-    static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r], i, mask); });
     static_for<C>([&](auto c) {
-      const typename T::Vec xv = T::load_x(x[c], i, mask);
-      static_for<kTileRows>([&](auto r) { acc[r][c] = T::madd(acc[r][c], wv[r], xv); });
+      static_for<kTileRows>([&](auto r) {
+        const float v = _mm512_reduce_add_ps(acc[r][c]);
+        sum[r][c] = s0 == 0 ? v : sum[r][c] + v;
+      });
     });
   }
   static_for<C>([&](auto c) {
     float* out = a.out + (c0 + c) * a.out_stride + r0;
     static_for<kTileRows>([&](auto r) {
-      if (r < n_rows) {
-        const float v = _mm512_reduce_add_ps(acc[r][c]);
-        out[r] = a.bias != nullptr ? v + a.bias[r0 + r] : v;
-      }
+      if (r < n_rows) out[r] = a.bias != nullptr ? sum[r][c] + a.bias[r0 + r] : sum[r][c];
     });
   });
 }
@@ -147,7 +155,7 @@ void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int6
 // Activation rows are taken in blocks of about kColumnBlockBytes, half of a Zen 4/5 or recent
 // Intel L2, and every weight tile of the range runs over one block before the next: the block is
 // then read from L2 rather than L3 for each weight tile (BF16 GEMM +20-30 %, F32 +40 % at 512
-// rows; F16 is bound by its conversions and unchanged).
+// rows). F16 has its own GEMM, matmul_f16_gemm.
 constexpr int64_t kColumnBlockBytes = 512 << 10;
 
 template <class T, int kTileRows, int kTileCols = 4>
@@ -164,35 +172,164 @@ void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   }
 }
 
-// F16 prompt processing: each activation vector was converted once per weight tile, 10
-// vcvtph2ps per 24 FMAs in a 4 × 6 tile. Here each thread converts a block of activation rows to
-// f32 once (exactly: every f16 is an f32) into a buffer that stays in L2, and the tiles read it as
-// f32, 4 conversions per 24 FMAs. The products and their order are F16's, so are the results.
-void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
-  constexpr int64_t kBufferFloats = 96 * 1024;  // 384 KiB on the stack
-  const int64_t k_padded = (a.k + 15) / 16 * 16;
-  if (k_padded * kCols > kBufferFloats) {
-    matmul_rows<F16, kRows, kCols>(a, row_begin, row_end);
-    return;
+// F16 prompt processing. Converting each activation vector once per weight tile cost 10
+// vcvtph2ps per 24 FMAs in a 4 × 6 tile, so each thread converts a block of activation rows to f32
+// once (exactly: every f16 is an f32) into a buffer that stays in L2, and the tiles read it as f32:
+// 4 conversions per 24 FMAs. The products, their order and the slice sums are F16's (see
+// kF16SliceElements), so are the results.
+//
+// Around that buffer the loops keep every operand in a cache:
+//  - the buffer holds one k slice of 48 activation rows (whole rows of 8192 gave 12, and the
+//    weights were then read from DRAM once per 12 activation rows). A result's slice sums are
+//    added up in `out`;
+//  - the weight rows of a thread are taken in blocks of about kRowBlockBytes (32 rows of a slice)
+//    that stay in L2 while every column tile of the buffer passes over them;
+//  - the next weight block, and the f16 activations of the next buffer, are prefetched into L2 a
+//    few lines after each tile, so that only the first block of a call waits on DRAM (before,
+//    every weight tile's first pass did: 2048-wide rows +20 %, 8192-wide +17 %).
+constexpr int64_t kBufferFloats = 96 * 1024;  // 384 KiB of activations on the stack
+constexpr int64_t kRowBlockBytes = 128 << 10;
+
+// One 4 × C tile over the k slice [i0, i1) of a.k. `w` points at element i0 of the weight rows,
+// `x` at the slice's f32 activation rows (zero past a.k).
+template <int C>
+void f16_slice_tile(const MatmulArgs& a, const uint8_t* const* w, const float* const* x, int64_t i0,
+                    int64_t i1, int64_t r0, int64_t n_rows, int64_t c0) {
+  __m512 acc[kRows][C];
+  static_for<C>(
+      [&](auto c) { static_for<kRows>([&](auto r) { acc[r][c] = _mm512_setzero_ps(); }); });
+  const auto full = tail_mask<F16>(16);
+  for (int64_t i = i0; i < i1; i += 16) {
+    const auto mask = i + 16 <= a.k ? full : tail_mask<F16>(a.k - i);
+    __m512 wv[kRows];
+    static_for<kRows>([&](auto r) { wv[r] = F16::load(w[r], i - i0, mask); });
+    static_for<C>([&](auto c) {
+      const __m512 xv = _mm512_load_ps(x[c] + (i - i0));
+      static_for<kRows>([&](auto r) { acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]); });
+    });
   }
-  alignas(64) float buffer[kBufferFloats];
-  const int64_t block = kBufferFloats / k_padded / kCols * kCols;
-  for (int64_t c0 = 0; c0 < a.n_b; c0 += block) {
-    const int64_t n = std::min(block, a.n_b - c0);
-    for (int64_t c = 0; c < n; ++c) {
-      const uint8_t* src = activation_row(a, c0 + c);
-      float* dst = buffer + c * k_padded;
-      for (int64_t i = 0; i < k_padded; i += 16) {
-        const auto mask = tail_mask<F16>(std::max<int64_t>(a.k - i, 0));
-        _mm512_store_ps(dst + i, F16::load(src, i, mask));
+  static_for<C>([&](auto c) {
+    float* out = a.out + (c0 + c) * a.out_stride + r0;
+    static_for<kRows>([&](auto r) {
+      if (r < n_rows) {
+        const float v = _mm512_reduce_add_ps(acc[r][c]);
+        float sum = i0 == 0 ? v : out[r] + v;
+        if (i1 >= a.k && a.bias != nullptr) sum += a.bias[r0 + r];
+        out[r] = sum;
+      }
+    });
+  });
+}
+
+template <int C>
+void f16_slice_tile_cols(const MatmulArgs& a, const uint8_t* const* w, const float* const* x,
+                         int64_t i0, int64_t i1, int64_t r0, int64_t n_rows, int64_t c0,
+                         int64_t n) {
+  if constexpr (C > 0) {
+    if (n == C) {
+      f16_slice_tile<C>(a, w, x, i0, i1, r0, n_rows, c0);
+    } else {
+      f16_slice_tile_cols<C - 1>(a, w, x, i0, i1, r0, n_rows, c0, n);
+    }
+  }
+}
+
+// The cache lines of rows [row, row_end) between bytes [begin, end) of each row, asked for into
+// L2 a few at a time over `calls` calls.
+class BlockPrefetch {
+ public:
+  BlockPrefetch() = default;
+  BlockPrefetch(const uint8_t* base, uint64_t row_bytes, int64_t row, int64_t row_end,
+                int64_t begin, int64_t end, int64_t calls)
+      : row_(base + static_cast<uint64_t>(row) * row_bytes),
+        last_row_(base + static_cast<uint64_t>(row_end) * row_bytes),
+        row_bytes_(row_bytes),
+        begin_(begin),
+        end_(end),
+        offset_(begin) {
+    const int64_t lines = (row_end - row) * ((end - begin + 63) / 64);
+    lines_per_call_ = (lines + calls - 1) / calls;
+  }
+  void next_lines() {
+    for (int64_t i = 0; i < lines_per_call_ && row_ < last_row_; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(row_ + offset_), _MM_HINT_T1);
+      offset_ += 64;
+      if (offset_ >= end_) {
+        offset_ = begin_;
+        row_ += row_bytes_;
       }
     }
-    MatmulArgs block_args = a;
-    block_args.activations = reinterpret_cast<const uint8_t*>(buffer);
-    block_args.activation_row_bytes = static_cast<uint64_t>(k_padded) * sizeof(float);
-    block_args.n_b = n;
-    block_args.out = a.out + c0 * a.out_stride;
-    matmul_rows<F16WeightsF32Activations, kRows, kCols>(block_args, row_begin, row_end);
+  }
+
+ private:
+  const uint8_t* row_ = nullptr;
+  const uint8_t* last_row_ = nullptr;
+  uint64_t row_bytes_ = 0;
+  int64_t begin_ = 0, end_ = 0, offset_ = 0, lines_per_call_ = 0;
+};
+
+void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
+  const int64_t k_padded = (a.k + 15) / 16 * 16;
+  const int64_t slice = std::min(k_padded, kF16SliceElements);
+  const int64_t buffer_rows = kBufferFloats / slice / kCols * kCols;
+  const int64_t block_rows = std::max<int64_t>(kRows, kRowBlockBytes / (slice * 2) / kRows * kRows);
+  const int64_t row_tiles = (row_end - row_begin + kRows - 1) / kRows;
+  alignas(64) float buffer[kBufferFloats];
+
+  for (int64_t c0 = 0; c0 < a.n_b; c0 += buffer_rows) {
+    const int64_t n = std::min(buffer_rows, a.n_b - c0);
+    const int64_t col_tiles = (n + kCols - 1) / kCols;
+    for (int64_t s0 = 0; s0 < k_padded; s0 += slice) {
+      const int64_t s1 = std::min(k_padded, s0 + slice);
+      for (int64_t c = 0; c < n; ++c) {
+        const uint8_t* src = activation_row(a, c0 + c);
+        float* dst = buffer + c * slice;
+        for (int64_t i = s0; i < s1; i += 16) {
+          const auto mask = tail_mask<F16>(std::max<int64_t>(a.k - i, 0));
+          _mm512_store_ps(dst + (i - s0), F16::load(src, i, mask));
+        }
+      }
+      // The next buffer's activations (the next slice, or the next rows' first one).
+      const int64_t next_s0 = s1 < k_padded ? s1 : 0;
+      const int64_t next_c0 = s1 < k_padded ? c0 : c0 + n;
+      BlockPrefetch next_activations;
+      if (next_c0 < a.n_b) {
+        next_activations = BlockPrefetch(a.activations, a.activation_row_bytes, next_c0,
+                                         std::min(a.n_b, next_c0 + buffer_rows), next_s0 * 2,
+                                         std::min(next_s0 + slice, a.k) * 2, row_tiles * col_tiles);
+      }
+      for (int64_t rb = row_begin; rb < row_end; rb += block_rows) {
+        const int64_t rb_end = std::min(row_end, rb + block_rows);
+        // The next weight block: the next rows of this slice, or the first rows of the next one.
+        BlockPrefetch next_weights;
+        const int64_t tiles = (rb_end - rb + kRows - 1) / kRows * col_tiles;
+        if (rb_end < row_end) {
+          next_weights = BlockPrefetch(a.weights, a.weight_row_bytes, rb_end,
+                                       std::min(row_end, rb_end + block_rows), s0 * 2,
+                                       std::min(s1, a.k) * 2, tiles);
+        } else if (next_c0 < a.n_b) {
+          next_weights = BlockPrefetch(a.weights, a.weight_row_bytes, row_begin,
+                                       std::min(row_end, row_begin + block_rows), next_s0 * 2,
+                                       std::min(next_s0 + slice, a.k) * 2, tiles);
+        }
+        for (int64_t c = 0; c < n; c += kCols) {
+          const float* x[kCols];
+          for (int j = 0; j < kCols; ++j) x[j] = buffer + std::min(c + j, n - 1) * slice;
+          for (int64_t r = rb; r < rb_end; r += kRows) {
+            const int64_t n_rows = std::min<int64_t>(kRows, rb_end - r);
+            const uint8_t* w[kRows];
+            for (int j = 0; j < kRows; ++j) {
+              const int64_t row = r + std::min<int64_t>(j, n_rows - 1);
+              w[j] = a.weights + static_cast<uint64_t>(row) * a.weight_row_bytes + s0 * 2;
+            }
+            f16_slice_tile_cols<kCols>(a, w, x, s0, s1, r, n_rows, c0 + c,
+                                       std::min<int64_t>(kCols, n - c));
+            next_weights.next_lines();
+            next_activations.next_lines();
+          }
+        }
+      }
+    }
   }
 }
 
