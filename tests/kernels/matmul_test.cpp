@@ -206,7 +206,7 @@ TEST_P(MatmulTest, ResultsDoNotDependOnBatchOrRowSplit) {
 // Long rows and large batches cross the float GEMMs' blocks: activation rows are taken in blocks
 // of about 512 KiB (a few rows when a row is 32-64 KiB); the AVX-512 F16 GEMM sums rows in slices
 // of 2048 (a ragged last one when k is not a multiple), converts up to 48 activation rows of a
-// slice at a time (more when k is short: 470 rows of 200 take two buffers of 462) and takes the
+// slice at a time (more when k is short: 470 rows of 200 take two buffers, 468 and 2) and takes the
 // weight rows in blocks of 128 KiB of a slice (32 rows of 2048, 312 of 200; 75 and 700 rows end on
 // a ragged block and a ragged tile). Results must still match the reference and not depend on the
 // batch or on the row split.
