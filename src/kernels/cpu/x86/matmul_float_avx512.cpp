@@ -302,15 +302,14 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
         const int64_t rb_end = std::min(row_end, rb + block_rows);
         // The next weight block: the next rows of this slice, or the first rows of the next one.
         BlockPrefetch next_weights;
-        const int64_t tiles = (rb_end - rb + kRows - 1) / kRows * col_tiles;
-        if (rb_end < row_end) {
-          next_weights = BlockPrefetch(a.weights, a.weight_row_bytes, rb_end,
-                                       std::min(row_end, rb_end + block_rows), s0 * 2,
-                                       std::min(s1, a.k) * 2, tiles);
-        } else if (next_c0 < a.n_b) {
-          next_weights = BlockPrefetch(a.weights, a.weight_row_bytes, row_begin,
-                                       std::min(row_end, row_begin + block_rows), next_s0 * 2,
-                                       std::min(next_s0 + slice, a.k) * 2, tiles);
+        const bool more_rows = rb_end < row_end;
+        if (more_rows || next_c0 < a.n_b) {
+          const int64_t row = more_rows ? rb_end : row_begin;
+          const int64_t slice_begin = more_rows ? s0 : next_s0;
+          next_weights =
+              BlockPrefetch(a.weights, a.weight_row_bytes, row, std::min(row_end, row + block_rows),
+                            slice_begin * 2, std::min(slice_begin + slice, a.k) * 2,
+                            (rb_end - rb + kRows - 1) / kRows * col_tiles);
         }
         for (int64_t c = 0; c < n; c += kCols) {
           const float* x[kCols];
