@@ -215,7 +215,7 @@ const bool kRegistered = [] {
   for (const auto& t : kTypes) {
     for (const auto& l : kLevels) {
       const bool has_packed =
-          t.type != TensorType::kF16 && t.type != TensorType::kBF16 && t.type != TensorType::kF32;
+          select_kernels(CpuFeatures::detect(), l.level).repack_for(t.type).pack != nullptr;
       if (l.packed && !has_packed) continue;
       for (const auto& s : kShapes) {
         for (int64_t n_b : {1, 2, 4}) {

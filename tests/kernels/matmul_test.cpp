@@ -275,7 +275,8 @@ TEST_P(MatmulTest, IntegerFormatsReproduceTheReferenceBits) {
 
 // Packed weights (RepackKernels) give the same bits as the row-major kernel of the same table, for
 // every row range that starts on a group, a last group that is partly padding, and batches long
-// enough to be processed in several column chunks.
+// enough to be processed in several column chunks. Float rows also run long enough to cross the
+// F16 slices (2048), with a ragged last step.
 TEST_P(MatmulTest, PackedWeightsMatchTheRowMajorKernel) {
   std::string why;
   const auto table = table_for(GetParam(), &why);
@@ -288,9 +289,14 @@ TEST_P(MatmulTest, PackedWeightsMatchTheRowMajorKernel) {
     if (rk.pack == nullptr) continue;
     ++packed_types;
     ASSERT_GT(rk.group_rows, 0);
-    for (int64_t blocks : {1, 3, 13}) {
+    std::vector<int64_t> ks;
+    for (int64_t blocks : {1, 3, 13}) ks.push_back(blocks * block_elems(type));
+    if (block_elems(type) == 1) {
+      for (int64_t k : {100, 2048 + 16 * 9 + 5, 3 * 2048}) ks.push_back(k);
+    }
+    for (int64_t k : ks) {
       for (int64_t n_b : {1, 2, 5, 7, 17, 40}) {
-        const Problem p = make_problem(ref, type, blocks * block_elems(type), 37, n_b, seed++);
+        const Problem p = make_problem(ref, type, k, 37, n_b, seed++);
         SCOPED_TRACE(describe(p));
         ASSERT_TRUE(rk.usable(p.k));
         std::vector<uint8_t> packed(rk.size(p.rows, p.weight_row_bytes) + 64);

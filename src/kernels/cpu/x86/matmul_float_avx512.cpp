@@ -3,11 +3,17 @@
 // Every (weight row, activation row) pair owns one 16-lane f32 accumulator that walks k in the
 // same steps whatever the tile around it, and ends in the same horizontal sum (F16: one per slice
 // of 2048, the sums added in order): a result never depends on the batch size or on the row
-// split. A tile of 4 weight rows × up to 6 activation
-// rows (1 weight row for batches of up to 4) converts each loaded vector once for all the pairs
-// that use it.
+// split. A tile of 4 weight rows × up to 6 activation rows (1 weight row for batches of up to 4,
+// 4 in the packed layout) converts each loaded vector once for all the pairs that use it.
+//
+// F32 and F16 weights are repacked at load (RepackKernels) into groups of 4 interleaved rows; BF16
+// stays row-major: packed, its GEMM ran 10-25 % slower (docs/BENCHMARKS.md, "F16 and F32
+// packed").
 //
 // BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
+#include <algorithm>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/cpu/x86/common_avx512.h"
@@ -93,14 +99,85 @@ auto tail_mask(int64_t n) {
 constexpr int kRows = 4;
 constexpr int kCols = 6;
 
-template <class T, int C, int kTileRows>
+// The packed layout (RepackKernels, group_rows = kRows): the rows of a group of kRows are
+// interleaved step by step, so that a tile over the group's rows reads one sequential stream.
+// Step j of a group is kRows chunks of kStep elements (chunk r = elements kStep j .. of row
+// 4 g + r); rows and elements past the matrix are zero. Each (weight row, activation row) pair
+// walks the same steps with the same accumulator as in the row-major layout, so the results are
+// bit-identical to it; what changes is the generation kernel, which takes a tile of kRows weight
+// rows (kRows independent accumulator chains per activation row, where one row-major row at a
+// time is a single chain of dependent FMAs).
+template <class T>
+constexpr int64_t kChunkBytes = T::kStep* T::kElementBytes;
+
+template <class T>
+int64_t packed_steps(int64_t k) {
+  return (k + T::kStep - 1) / T::kStep;
+}
+
+template <class T>
+uint64_t packed_group_bytes(int64_t k) {
+  return static_cast<uint64_t>(packed_steps<T>(k)) * kRows * kChunkBytes<T>;
+}
+
+// Bytes from one step of a row to the next.
+template <class T, bool kPacked>
+constexpr int64_t step_stride() {
+  return kPacked ? kRows * kChunkBytes<T> : kChunkBytes<T>;
+}
+
+// A packed group is one stream that the hardware prefetcher follows only so far; as for the packed
+// integer formats, lines are asked for a few KiB ahead.
+constexpr int64_t kPackedPrefetchBytes = 4096;
+
+template <class T>
+uint64_t packed_size(int64_t rows, uint64_t row_bytes) {
+  const auto k = static_cast<int64_t>(row_bytes / T::kElementBytes);
+  return static_cast<uint64_t>((rows + kRows - 1) / kRows) * packed_group_bytes<T>(k);
+}
+
+template <class T>
+void pack_rows(const uint8_t* weights, uint64_t row_bytes, int64_t rows, int64_t k,
+               int64_t group_begin, int64_t group_end, uint8_t* packed) {
+  constexpr int64_t kChunk = kChunkBytes<T>;
+  const int64_t full_steps = k / T::kStep;
+  const int64_t steps = packed_steps<T>(k);
+  const uint64_t group_bytes = packed_group_bytes<T>(k);
+  for (int64_t g = group_begin; g < group_end; ++g) {
+    uint8_t* dst = packed + static_cast<uint64_t>(g) * group_bytes;
+    for (int r = 0; r < kRows; ++r) {
+      if (g * kRows + r >= rows) {
+        for (int64_t j = 0; j < steps; ++j) std::memset(dst + (j * kRows + r) * kChunk, 0, kChunk);
+        continue;
+      }
+      const uint8_t* src = weights + static_cast<uint64_t>(g * kRows + r) * row_bytes;
+      // A constant size: the compiler moves each chunk inline, where a call per 32 bytes made
+      // packing a 3 GB model take seconds.
+      for (int64_t j = 0; j < full_steps; ++j) {
+        std::memcpy(dst + (j * kRows + r) * kChunk, src + j * kChunk, kChunk);
+      }
+      if (full_steps < steps) {
+        uint8_t* last = dst + (full_steps * kRows + r) * kChunk;
+        const auto tail = static_cast<size_t>((k - full_steps * T::kStep) * T::kElementBytes);
+        std::memset(last, 0, kChunk);
+        std::memcpy(last, src + full_steps * kChunk, tail);
+      }
+    }
+  }
+}
+
+template <class T, int C, int kTileRows, bool kPacked>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
+  static_assert(!kPacked || kTileRows == kRows, "a packed tile is one group");
   const uint8_t* w[kTileRows];
   const uint8_t* x[C];
   for (int r = 0; r < kTileRows; ++r) {
-    w[r] = a.weights +
-           static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) * a.weight_row_bytes;
+    w[r] = kPacked ? a.weights + static_cast<uint64_t>(r0 / kRows) * packed_group_bytes<T>(a.k) +
+                         r * kChunkBytes<T>
+                   : a.weights + static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) *
+                                     a.weight_row_bytes;
   }
+  constexpr int64_t kStride = step_stride<T, kPacked>();
   for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
   float sum[kTileRows][C];
   const int64_t slice = T::kSlice > 0 ? T::kSlice : a.k;
@@ -113,14 +190,22 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
     const auto full = tail_mask<T>(T::kStep);
     for (int64_t i = s0; i < s1; i += T::kStep) {
       const auto mask = i + T::kStep <= a.k ? full : tail_mask<T>(a.k - i);
-      // A line ahead in every row. A plain loop: GCC 12 drops a prefetch inside static_for's
-      // generic lambda.
-      for (int r = 0; r < kTileRows; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(w[r] + i * T::kElementBytes + kPrefetchBytes),
-                     _MM_HINT_T0);
+      const int64_t offset = i / T::kStep * kStride;
+      // Plain loops: GCC 12 drops a prefetch inside static_for's generic lambda.
+      if constexpr (kPacked) {
+        // The group is one stream: its lines kPackedPrefetchBytes ahead.
+        for (int64_t line = 0; line < kStride; line += 64) {
+          _mm_prefetch(reinterpret_cast<const char*>(w[0] + offset + line + kPackedPrefetchBytes),
+                       _MM_HINT_T0);
+        }
+      } else {
+        // A line ahead in every row.
+        for (int r = 0; r < kTileRows; ++r) {
+          _mm_prefetch(reinterpret_cast<const char*>(w[r] + offset + kPrefetchBytes), _MM_HINT_T0);
+        }
       }
       typename T::Vec wv[kTileRows];
-      static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r], i, mask); });
+      static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r] + offset, 0, mask); });
       static_for<C>([&](auto c) {
         const typename T::Vec xv = T::load_x(x[c], i, mask);
         static_for<kTileRows>([&](auto r) { acc[r][c] = T::madd(acc[r][c], wv[r], xv); });
@@ -141,13 +226,13 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
   });
 }
 
-template <class T, int C, int kTileRows>
+template <class T, int C, int kTileRows, bool kPacked>
 void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int64_t n) {
   if constexpr (C > 0) {
     if (n == C) {
-      tile<T, C, kTileRows>(a, r0, n_rows, c0);
+      tile<T, C, kTileRows, kPacked>(a, r0, n_rows, c0);
     } else {
-      tile_cols<T, C - 1, kTileRows>(a, r0, n_rows, c0, n);
+      tile_cols<T, C - 1, kTileRows, kPacked>(a, r0, n_rows, c0, n);
     }
   }
 }
@@ -158,7 +243,7 @@ void tile_cols(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0, int6
 // rows). F16 has its own GEMM, matmul_f16_gemm.
 constexpr int64_t kColumnBlockBytes = 512 << 10;
 
-template <class T, int kTileRows, int kTileCols = 4>
+template <class T, int kTileRows, int kTileCols, bool kPacked>
 void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   const int64_t block = std::max<int64_t>(
       kTileCols, kColumnBlockBytes / (a.k * T::kElementBytes) / kTileCols * kTileCols);
@@ -167,7 +252,8 @@ void matmul_rows(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
     for (int64_t r = row_begin; r < row_end; r += kTileRows) {
       const int64_t n_rows = std::min<int64_t>(kTileRows, row_end - r);
       for (int64_t c = c0; c < c1; c += kTileCols)
-        tile_cols<T, kTileCols, kTileRows>(a, r, n_rows, c, std::min<int64_t>(kTileCols, c1 - c));
+        tile_cols<T, kTileCols, kTileRows, kPacked>(a, r, n_rows, c,
+                                                    std::min<int64_t>(kTileCols, c1 - c));
     }
   }
 }
@@ -192,7 +278,7 @@ constexpr int64_t kRowBlockBytes = 128 << 10;
 
 // One 4 × C tile over the k slice [i0, i1) of a.k. `w` points at element i0 of the weight rows,
 // `x` at the slice's f32 activation rows (zero past a.k).
-template <int C>
+template <int C, bool kPacked>
 void f16_slice_tile(const MatmulArgs& a, const uint8_t* const* w, const float* const* x, int64_t i0,
                     int64_t i1, int64_t r0, int64_t n_rows, int64_t c0) {
   __m512 acc[kRows][C];
@@ -202,7 +288,8 @@ void f16_slice_tile(const MatmulArgs& a, const uint8_t* const* w, const float* c
   for (int64_t i = i0; i < i1; i += 16) {
     const auto mask = i + 16 <= a.k ? full : tail_mask<F16>(a.k - i);
     __m512 wv[kRows];
-    static_for<kRows>([&](auto r) { wv[r] = F16::load(w[r], i - i0, mask); });
+    const int64_t offset = (i - i0) / 16 * step_stride<F16, kPacked>();
+    static_for<kRows>([&](auto r) { wv[r] = F16::load(w[r] + offset, 0, mask); });
     static_for<C>([&](auto c) {
       const __m512 xv = _mm512_load_ps(x[c] + (i - i0));
       static_for<kRows>([&](auto r) { acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]); });
@@ -221,15 +308,15 @@ void f16_slice_tile(const MatmulArgs& a, const uint8_t* const* w, const float* c
   });
 }
 
-template <int C>
+template <int C, bool kPacked>
 void f16_slice_tile_cols(const MatmulArgs& a, const uint8_t* const* w, const float* const* x,
                          int64_t i0, int64_t i1, int64_t r0, int64_t n_rows, int64_t c0,
                          int64_t n) {
   if constexpr (C > 0) {
     if (n == C) {
-      f16_slice_tile<C>(a, w, x, i0, i1, r0, n_rows, c0);
+      f16_slice_tile<C, kPacked>(a, w, x, i0, i1, r0, n_rows, c0);
     } else {
-      f16_slice_tile_cols<C - 1>(a, w, x, i0, i1, r0, n_rows, c0, n);
+      f16_slice_tile_cols<C - 1, kPacked>(a, w, x, i0, i1, r0, n_rows, c0, n);
     }
   }
 }
@@ -268,6 +355,7 @@ class BlockPrefetch {
   int64_t begin_ = 0, end_ = 0, offset_ = 0, lines_per_call_ = 0;
 };
 
+template <bool kPacked>
 void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   const int64_t k_padded = (a.k + 15) / 16 * 16;
   const int64_t slice = std::min(k_padded, kF16SliceElements);
@@ -306,10 +394,17 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
         if (more_rows || next_c0 < a.n_b) {
           const int64_t row = more_rows ? rb_end : row_begin;
           const int64_t slice_begin = more_rows ? s0 : next_s0;
+          const int64_t rows_end = std::min(row_end, row + block_rows);
+          const int64_t slice_end = std::min(slice_begin + slice, a.k);
+          const int64_t calls = (rb_end - rb + kRows - 1) / kRows * col_tiles;
+          // Packed, a group of kRows rows is one "row" of the prefetch.
           next_weights =
-              BlockPrefetch(a.weights, a.weight_row_bytes, row, std::min(row_end, row + block_rows),
-                            slice_begin * 2, std::min(slice_begin + slice, a.k) * 2,
-                            (rb_end - rb + kRows - 1) / kRows * col_tiles);
+              kPacked
+                  ? BlockPrefetch(a.weights, packed_group_bytes<F16>(a.k), row / kRows,
+                                  (rows_end + kRows - 1) / kRows, slice_begin * kRows * 2,
+                                  packed_steps<F16>(slice_end) * kRows * kChunkBytes<F16>, calls)
+                  : BlockPrefetch(a.weights, a.weight_row_bytes, row, rows_end, slice_begin * 2,
+                                  slice_end * 2, calls);
         }
         for (int64_t c = 0; c < n; c += kCols) {
           const float* x[kCols];
@@ -318,11 +413,16 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
             const int64_t n_rows = std::min<int64_t>(kRows, rb_end - r);
             const uint8_t* w[kRows];
             for (int j = 0; j < kRows; ++j) {
-              const int64_t row = r + std::min<int64_t>(j, n_rows - 1);
-              w[j] = a.weights + static_cast<uint64_t>(row) * a.weight_row_bytes + s0 * 2;
+              if constexpr (kPacked) {
+                w[j] = a.weights + static_cast<uint64_t>(r / kRows) * packed_group_bytes<F16>(a.k) +
+                       (s0 / 16 * kRows + j) * kChunkBytes<F16>;
+              } else {
+                const int64_t row = r + std::min<int64_t>(j, n_rows - 1);
+                w[j] = a.weights + static_cast<uint64_t>(row) * a.weight_row_bytes + s0 * 2;
+              }
             }
-            f16_slice_tile_cols<kCols>(a, w, x, s0, s1, r, n_rows, c0 + c,
-                                       std::min<int64_t>(kCols, n - c));
+            f16_slice_tile_cols<kCols, kPacked>(a, w, x, s0, s1, r, n_rows, c0 + c,
+                                                std::min<int64_t>(kCols, n - c));
             next_weights.next_lines();
             next_activations.next_lines();
           }
@@ -335,26 +435,45 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
 // Up to 4 activation rows (generation, small batches) are bound by reading the weights: one
 // weight row at a time makes each thread's reads one sequential stream, which the hardware
 // prefetcher follows. Four rows side by side are four short streams (a 2048-wide F16 row is one
-// 4 KiB page) that it does not: F16 streamed 19 GB/s per thread that way, 31 GB/s this way.
+// 4 KiB page) that it does not: F16 streamed 19 GB/s per thread that way, 31 GB/s this way. The
+// packed layout gives both: one stream, and a tile of kRows weight rows.
 // Larger batches are bound by compute and reuse each converted weight vector for six
 // activation rows and each activation vector for four weight rows.
-template <class T>
+template <class T, bool kPacked>
 void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   if (a.n_b <= 4) {
-    matmul_rows<T, 1>(a, row_begin, row_end);
+    if constexpr (kPacked) {
+      matmul_rows<T, kRows, 4, true>(a, row_begin, row_end);
+    } else {
+      matmul_rows<T, 1, 4, false>(a, row_begin, row_end);
+    }
   } else if constexpr (std::is_same_v<T, F16>) {
-    matmul_f16_gemm(a, row_begin, row_end);
+    matmul_f16_gemm<kPacked>(a, row_begin, row_end);
   } else {
-    matmul_rows<T, kRows, kCols>(a, row_begin, row_end);
+    matmul_rows<T, kRows, kCols, kPacked>(a, row_begin, row_end);
   }
+}
+
+template <class T>
+RepackKernels packed_kernels() {
+  RepackKernels r;
+  r.group_rows = kRows;
+  r.size = &packed_size<T>;
+  r.pack = &pack_rows<T>;
+  r.matmul = &matmul<T, true>;
+  r.max_k = std::numeric_limits<int64_t>::max();
+  return r;
 }
 
 }  // namespace
 
 void install_matmul_float(KernelTable& table, bool bf16) {
-  table.matmul[static_cast<size_t>(TensorType::kF32)] = &matmul<F32>;
-  table.matmul[static_cast<size_t>(TensorType::kF16)] = &matmul<F16>;
-  table.matmul[static_cast<size_t>(TensorType::kBF16)] = bf16 ? &matmul<BF16Dot> : &matmul<BF16>;
+  table.matmul[static_cast<size_t>(TensorType::kF32)] = &matmul<F32, false>;
+  table.matmul[static_cast<size_t>(TensorType::kF16)] = &matmul<F16, false>;
+  table.matmul[static_cast<size_t>(TensorType::kBF16)] =
+      bf16 ? &matmul<BF16Dot, false> : &matmul<BF16, false>;
+  table.repack[static_cast<size_t>(TensorType::kF32)] = packed_kernels<F32>();
+  table.repack[static_cast<size_t>(TensorType::kF16)] = packed_kernels<F16>();
 }
 
 }  // namespace lathe::kernels::x86::avx512
