@@ -12,11 +12,10 @@
 //
 // BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
 #include <algorithm>
-#include <cstring>
-#include <limits>
 #include <type_traits>
 
 #include "kernels/cpu/x86/common_avx512.h"
+#include "kernels/cpu/x86/pack_rows4.h"
 #include "kernels/cpu/x86/static_for.h"
 #include "kernels/cpu/x86/x86_kernels.h"
 
@@ -99,72 +98,20 @@ auto tail_mask(int64_t n) {
 constexpr int kRows = 4;
 constexpr int kCols = 6;
 
-// The packed layout (RepackKernels, group_rows = kRows): the rows of a group of kRows are
-// interleaved step by step, so that a tile over the group's rows reads one sequential stream.
-// Step j of a group is kRows chunks of kStep elements (chunk r = elements kStep j .. of row
-// 4 g + r); rows and elements past the matrix are zero. Each (weight row, activation row) pair
-// walks the same steps with the same accumulator as in the row-major layout, so the results are
-// bit-identical to it; what changes is the generation kernel, which takes a tile of kRows weight
-// rows (kRows independent accumulator chains per activation row, where one row-major row at a
-// time is a single chain of dependent FMAs).
+// The packed layout of T (pack_rows4.h): steps of T::kStep elements.
 template <class T>
-constexpr int64_t kChunkBytes = T::kStep* T::kElementBytes;
-
-template <class T>
-int64_t packed_steps(int64_t k) {
-  return (k + T::kStep - 1) / T::kStep;
-}
-
-template <class T>
-uint64_t packed_group_bytes(int64_t k) {
-  return static_cast<uint64_t>(packed_steps<T>(k)) * kRows * kChunkBytes<T>;
-}
+using Packed = rows4::Layout<T::kStep, T::kElementBytes>;
+static_assert(rows4::kRows == kRows, "a packed group is one tile of rows");
 
 // Bytes from one step of a row to the next.
 template <class T, bool kPacked>
 constexpr int64_t step_stride() {
-  return kPacked ? kRows * kChunkBytes<T> : kChunkBytes<T>;
+  return kPacked ? Packed<T>::kStepStride : Packed<T>::kChunkBytes;
 }
 
 // A packed group is one stream that the hardware prefetcher follows only so far; as for the packed
 // integer formats, lines are asked for a few KiB ahead.
 constexpr int64_t kPackedPrefetchBytes = 4096;
-
-template <class T>
-uint64_t packed_size(int64_t rows, uint64_t row_bytes) {
-  const auto k = static_cast<int64_t>(row_bytes / T::kElementBytes);
-  return static_cast<uint64_t>((rows + kRows - 1) / kRows) * packed_group_bytes<T>(k);
-}
-
-template <class T>
-void pack_rows(const uint8_t* weights, uint64_t row_bytes, int64_t rows, int64_t k,
-               int64_t group_begin, int64_t group_end, uint8_t* packed) {
-  constexpr int64_t kChunk = kChunkBytes<T>;
-  const int64_t full_steps = k / T::kStep;
-  const int64_t steps = packed_steps<T>(k);
-  const uint64_t group_bytes = packed_group_bytes<T>(k);
-  for (int64_t g = group_begin; g < group_end; ++g) {
-    uint8_t* dst = packed + static_cast<uint64_t>(g) * group_bytes;
-    for (int r = 0; r < kRows; ++r) {
-      if (g * kRows + r >= rows) {
-        for (int64_t j = 0; j < steps; ++j) std::memset(dst + (j * kRows + r) * kChunk, 0, kChunk);
-        continue;
-      }
-      const uint8_t* src = weights + static_cast<uint64_t>(g * kRows + r) * row_bytes;
-      // A constant size: the compiler moves each chunk inline, where a call per 32 bytes made
-      // packing a 3 GB model take seconds.
-      for (int64_t j = 0; j < full_steps; ++j) {
-        std::memcpy(dst + (j * kRows + r) * kChunk, src + j * kChunk, kChunk);
-      }
-      if (full_steps < steps) {
-        uint8_t* last = dst + (full_steps * kRows + r) * kChunk;
-        const auto tail = static_cast<size_t>((k - full_steps * T::kStep) * T::kElementBytes);
-        std::memset(last, 0, kChunk);
-        std::memcpy(last, src + full_steps * kChunk, tail);
-      }
-    }
-  }
-}
 
 template <class T, int C, int kTileRows, bool kPacked>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
@@ -172,8 +119,7 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
   const uint8_t* w[kTileRows];
   const uint8_t* x[C];
   for (int r = 0; r < kTileRows; ++r) {
-    w[r] = kPacked ? a.weights + static_cast<uint64_t>(r0 / kRows) * packed_group_bytes<T>(a.k) +
-                         r * kChunkBytes<T>
+    w[r] = kPacked ? Packed<T>::row_start(a.weights, a.k, r0 + r)
                    : a.weights + static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) *
                                      a.weight_row_bytes;
   }
@@ -400,9 +346,10 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
           // Packed, a group of kRows rows is one "row" of the prefetch.
           next_weights =
               kPacked
-                  ? BlockPrefetch(a.weights, packed_group_bytes<F16>(a.k), row / kRows,
-                                  (rows_end + kRows - 1) / kRows, slice_begin * kRows * 2,
-                                  packed_steps<F16>(slice_end) * kRows * kChunkBytes<F16>, calls)
+                  ? BlockPrefetch(a.weights, Packed<F16>::group_bytes(a.k), row / kRows,
+                                  (rows_end + kRows - 1) / kRows,
+                                  slice_begin / 16 * Packed<F16>::kStepStride,
+                                  Packed<F16>::steps(slice_end) * Packed<F16>::kStepStride, calls)
                   : BlockPrefetch(a.weights, a.weight_row_bytes, row, rows_end, slice_begin * 2,
                                   slice_end * 2, calls);
         }
@@ -414,8 +361,8 @@ void matmul_f16_gemm(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
             const uint8_t* w[kRows];
             for (int j = 0; j < kRows; ++j) {
               if constexpr (kPacked) {
-                w[j] = a.weights + static_cast<uint64_t>(r / kRows) * packed_group_bytes<F16>(a.k) +
-                       (s0 / 16 * kRows + j) * kChunkBytes<F16>;
+                w[j] = Packed<F16>::row_start(a.weights, a.k, r + j) +
+                       s0 / 16 * Packed<F16>::kStepStride;
               } else {
                 const int64_t row = r + std::min<int64_t>(j, n_rows - 1);
                 w[j] = a.weights + static_cast<uint64_t>(row) * a.weight_row_bytes + s0 * 2;
@@ -454,17 +401,6 @@ void matmul(const MatmulArgs& a, int64_t row_begin, int64_t row_end) {
   }
 }
 
-template <class T>
-RepackKernels packed_kernels() {
-  RepackKernels r;
-  r.group_rows = kRows;
-  r.size = &packed_size<T>;
-  r.pack = &pack_rows<T>;
-  r.matmul = &matmul<T, true>;
-  r.max_k = std::numeric_limits<int64_t>::max();
-  return r;
-}
-
 }  // namespace
 
 void install_matmul_float(KernelTable& table, bool bf16) {
@@ -472,8 +408,12 @@ void install_matmul_float(KernelTable& table, bool bf16) {
   table.matmul[static_cast<size_t>(TensorType::kF16)] = &matmul<F16, false>;
   table.matmul[static_cast<size_t>(TensorType::kBF16)] =
       bf16 ? &matmul<BF16Dot, false> : &matmul<BF16, false>;
-  table.repack[static_cast<size_t>(TensorType::kF32)] = packed_kernels<F32>();
-  table.repack[static_cast<size_t>(TensorType::kF16)] = packed_kernels<F16>();
+  table.repack[static_cast<size_t>(TensorType::kF32)] =
+      rows4::repack_kernels<Packed<F32>>(&matmul<F32, true>);
+  table.repack[static_cast<size_t>(TensorType::kF16)] =
+      rows4::repack_kernels<Packed<F16>>(&matmul<F16, true>);
+  // Row-major here (see the top of this file), not the AVX2 table's packed BF16 below this level.
+  table.repack[static_cast<size_t>(TensorType::kBF16)] = RepackKernels{};
 }
 
 }  // namespace lathe::kernels::x86::avx512
