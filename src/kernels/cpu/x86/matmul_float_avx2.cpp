@@ -45,7 +45,8 @@ inline float hsum(__m256 v) {
 }
 
 // kRows weight rows × C activation rows, accumulators indexed through static_for only (see
-// matmul_float_avx512.cpp); a tile at the end of the range repeats its last row.
+// matmul_float_avx512.cpp); a tile at the end of the range repeats its last row (packed: reads
+// the group's zero rows) and drops the extra results.
 constexpr int kRows = 4;
 
 template <class T>
