@@ -2,7 +2,7 @@
 // the rows of a group of 4 are interleaved step by step, so that a tile over the group's rows reads
 // one sequential stream. Step j of group g is 4 chunks of kStep elements, chunk r holding elements
 // kStep j .. kStep j + kStep - 1 of row 4 g + r; rows and elements past the matrix are zero. The
-// step is the SIMD width of the kernels that read it (16 or 32 elements for AVX-512, 8 for AVX2).
+// step is the SIMD width of the kernels that read it (16 elements for AVX-512, 8 for AVX2).
 //
 // A kernel on this layout gives each (weight row, activation row) pair the same accumulator and
 // the same steps as the row-major kernel, so both give the same bits; what changes is the
@@ -11,7 +11,6 @@
 // row-major rows side by side are 4 short streams the hardware prefetcher does not follow).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
