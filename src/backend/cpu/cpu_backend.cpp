@@ -13,6 +13,27 @@
 
 namespace lathe::backend {
 
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// `bytes` on a 64-byte boundary or, from one 2 MiB page up, 2 MiB-aligned and advised
+// MADV_HUGEPAGE (a hint; the kernel may refuse it): over the whole rounded size when `advise_tail`,
+// else over the whole huge pages inside `bytes` only. Null when the allocation fails.
+void* allocate_aligned(size_t bytes, bool advise_tail) {
+  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  const size_t rounded = std::max(align, (bytes + align - 1) / align * align);
+  void* data = std::aligned_alloc(align, rounded);
+#if defined(__linux__)
+  if (data != nullptr && align == kHugePage) {
+    (void)madvise(data, advise_tail ? rounded : bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+  }
+#endif
+  return data;
+}
+
+}  // namespace
+
 CpuBackend::CpuBackend(const CpuBackendOptions& options)
     : cpu_(CpuFeatures::detect()),
       kernels_(kernels::select_kernels(cpu_, options.kernel_level)),
@@ -29,14 +50,8 @@ Expected<Buffer> CpuBackend::allocate(size_t bytes) {
   // Large buffers (the KV cache above all) go on 2 MiB pages where the kernel offers them: a
   // 4096-cell cache of a 1B model is 8 MiB per layer, far beyond what 4 KiB TLB entries cover, and
   // attention streams it every token (measured: f16 decode attention 1.7x faster at 4096 cells).
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t align = bytes >= kHugePage ? kHugePage : 64;
-  const size_t rounded = (bytes + align - 1) / align * align;
-  void* data = std::aligned_alloc(align, rounded == 0 ? align : rounded);
+  void* data = allocate_aligned(bytes, /*advise_tail=*/true);
   if (data == nullptr) return resource_exhausted("cannot allocate ", bytes, " bytes");
-#if defined(__linux__)
-  if (align == kHugePage) (void)madvise(data, rounded, MADV_HUGEPAGE);  // a hint; may be refused
-#endif
   return Buffer(data, bytes, [](void* p) { std::free(p); });
 }
 
@@ -152,13 +167,8 @@ const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
   // On 2 MiB pages where the kernel offers them: packing faults in every page of the copy (a
   // 3 GB F16 model is 730k pages of 4 KiB), and generation streams the copy every token. Only the
   // whole huge pages inside the copy are advised, so a small matrix does not grow to 2 MiB.
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t align = bytes >= kHugePage ? kHugePage : 64;
-  void* data = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  void* data = allocate_aligned(bytes, /*advise_tail=*/false);
   if (data == nullptr) return nullptr;  // the row-major kernel still works
-#if defined(__linux__)
-  if (align == kHugePage) (void)madvise(data, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
-#endif
   auto* packed = static_cast<uint8_t*>(data);
   const int64_t groups = (w.rows + rk.group_rows - 1) / rk.group_rows;
   // The packed copy replaces the mapped bytes: drop them from memory rather than holding the
