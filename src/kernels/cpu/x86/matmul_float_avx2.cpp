@@ -53,14 +53,11 @@ template <class T>
 using Packed = rows4::Layout<8, T::kElemBytes>;
 static_assert(rows4::kRows == kRows, "a packed group is one tile of rows");
 
-// The packed group is one stream; lines are asked for a few KiB ahead, as in the AVX-512 kernels.
-constexpr int64_t kPackedPrefetchBytes = 4096;
-
 template <class T, int C, int kTileRows, bool kPacked, bool kPrefetch>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
   static_assert(!kPacked || kTileRows == kRows, "a packed tile is one group");
   // Bytes from one step of 8 elements of a weight row to the next.
-  constexpr int64_t kStride = kPacked ? Packed<T>::kStepStride : Packed<T>::kChunkBytes;
+  constexpr int64_t kStride = Packed<T>::template step_stride<kPacked>();
   const uint8_t* w[kTileRows];
   const uint8_t* x[C];
   for (int r = 0; r < kTileRows; ++r) {
@@ -84,13 +81,7 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
     const bool tail = i == full;
     const int64_t off = i * T::kElemBytes;
     const int64_t w_off = i / 8 * kStride;
-    if constexpr (kPrefetch) {
-      // A plain loop: GCC 12 drops a prefetch inside static_for's generic lambda.
-      for (int64_t line = 0; line < kStride; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(w[0] + w_off + line + kPackedPrefetchBytes),
-                     _MM_HINT_T0);
-      }
-    }
+    if constexpr (kPrefetch) Packed<T>::prefetch_ahead(w[0] + w_off);
     __m256 wv[kTileRows];
     static_for<kTileRows>([&](auto r) { wv[r] = T::load(tail ? pad[r] : w[r] + w_off); });
     static_for<C>([&](auto c) {

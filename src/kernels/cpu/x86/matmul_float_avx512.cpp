@@ -103,16 +103,6 @@ template <class T>
 using Packed = rows4::Layout<T::kStep, T::kElementBytes>;
 static_assert(rows4::kRows == kRows, "a packed group is one tile of rows");
 
-// Bytes from one step of a row to the next.
-template <class T, bool kPacked>
-constexpr int64_t step_stride() {
-  return kPacked ? Packed<T>::kStepStride : Packed<T>::kChunkBytes;
-}
-
-// A packed group is one stream that the hardware prefetcher follows only so far; as for the packed
-// integer formats, lines are asked for a few KiB ahead.
-constexpr int64_t kPackedPrefetchBytes = 4096;
-
 template <class T, int C, int kTileRows, bool kPacked>
 void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
   static_assert(!kPacked || kTileRows == kRows, "a packed tile is one group");
@@ -123,7 +113,7 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
                    : a.weights + static_cast<uint64_t>(r0 + std::min<int64_t>(r, n_rows - 1)) *
                                      a.weight_row_bytes;
   }
-  constexpr int64_t kStride = step_stride<T, kPacked>();
+  constexpr int64_t kStride = Packed<T>::template step_stride<kPacked>();
   for (int c = 0; c < C; ++c) x[c] = activation_row(a, c0 + c);
   float sum[kTileRows][C];
   const int64_t slice = T::kSlice > 0 ? T::kSlice : a.k;
@@ -137,15 +127,11 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
     for (int64_t i = s0; i < s1; i += T::kStep) {
       const auto mask = i + T::kStep <= a.k ? full : tail_mask<T>(a.k - i);
       const int64_t offset = i / T::kStep * kStride;
-      // Plain loops: GCC 12 drops a prefetch inside static_for's generic lambda.
       if constexpr (kPacked) {
-        // The group is one stream: its lines kPackedPrefetchBytes ahead.
-        for (int64_t line = 0; line < kStride; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(w[0] + offset + line + kPackedPrefetchBytes),
-                       _MM_HINT_T0);
-        }
+        Packed<T>::prefetch_ahead(w[0] + offset);
       } else {
-        // A line ahead in every row.
+        // A line ahead in every row. A plain loop: GCC 12 drops a prefetch inside static_for's
+        // generic lambda.
         for (int r = 0; r < kTileRows; ++r) {
           _mm_prefetch(reinterpret_cast<const char*>(w[r] + offset + kPrefetchBytes), _MM_HINT_T0);
         }
@@ -234,7 +220,7 @@ void f16_slice_tile(const MatmulArgs& a, const uint8_t* const* w, const float* c
   for (int64_t i = i0; i < i1; i += 16) {
     const auto mask = i + 16 <= a.k ? full : tail_mask<F16>(a.k - i);
     __m512 wv[kRows];
-    const int64_t offset = (i - i0) / 16 * step_stride<F16, kPacked>();
+    const int64_t offset = (i - i0) / 16 * Packed<F16>::template step_stride<kPacked>();
     static_for<kRows>([&](auto r) { wv[r] = F16::load(w[r] + offset, 0, mask); });
     static_for<C>([&](auto c) {
       const __m512 xv = _mm512_load_ps(x[c] + (i - i0));
