@@ -6,9 +6,7 @@
 // split. A tile of 4 weight rows × up to 6 activation rows (1 weight row for batches of up to 4,
 // 4 in the packed layout) converts each loaded vector once for all the pairs that use it.
 //
-// F32 and F16 weights are repacked at load (RepackKernels) into groups of 4 interleaved rows; BF16
-// stays row-major: packed, its GEMM ran 10-25 % slower (docs/BENCHMARKS.md, "F16 and F32
-// packed").
+// F32, F16 and BF16 weights are repacked at load (RepackKernels) into groups of 4 interleaved rows.
 //
 // BF16 uses vdpbf16ps (two products per lane and step) where the CPU has AVX512_BF16.
 #include <algorithm>
@@ -137,7 +135,15 @@ void tile(const MatmulArgs& a, int64_t r0, int64_t n_rows, int64_t c0) {
         }
       }
       typename T::Vec wv[kTileRows];
-      static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r] + offset, 0, mask); });
+      if constexpr (kPacked) {
+        // One base for the group's rows. With four row pointers GCC spilled some to the stack and
+        // reloaded them every step: the packed BF16 GEMM ran 10-25 % below the row-major one.
+        const uint8_t* step = w[0] + offset;
+        static_for<kTileRows>(
+            [&](auto r) { wv[r] = T::load(step + r * Packed<T>::kChunkBytes, 0, mask); });
+      } else {
+        static_for<kTileRows>([&](auto r) { wv[r] = T::load(w[r] + offset, 0, mask); });
+      }
       static_for<C>([&](auto c) {
         const typename T::Vec xv = T::load_x(x[c], i, mask);
         static_for<kTileRows>([&](auto r) { acc[r][c] = T::madd(acc[r][c], wv[r], xv); });
@@ -398,8 +404,9 @@ void install_matmul_float(KernelTable& table, bool bf16) {
       rows4::repack_kernels<Packed<F32>>(&matmul<F32, true>);
   table.repack[static_cast<size_t>(TensorType::kF16)] =
       rows4::repack_kernels<Packed<F16>>(&matmul<F16, true>);
-  // Row-major here (see the top of this file), not the AVX2 table's packed BF16 below this level.
-  table.repack[static_cast<size_t>(TensorType::kBF16)] = RepackKernels{};
+  table.repack[static_cast<size_t>(TensorType::kBF16)] =
+      bf16 ? rows4::repack_kernels<Packed<BF16Dot>>(&matmul<BF16Dot, true>)
+           : rows4::repack_kernels<Packed<BF16>>(&matmul<BF16, true>);
 }
 
 }  // namespace lathe::kernels::x86::avx512
