@@ -18,6 +18,7 @@
 #include "core/timer.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
+#include "gguf/tensor_names.h"
 #include "model/synth_presets.h"
 #include "quant/quant.h"
 #include "quantize_stream.h"
@@ -98,7 +99,7 @@ int quantize_main(const Options& o) {
   info.n_layer = integer(a + "block_count", 0);
   info.n_head = integer(a + "attention.head_count", 0);
   info.n_head_kv = integer(a + "attention.head_count_kv", info.n_head);
-  info.tied_output = in.find_tensor("output.weight") == nullptr;
+  info.tied_output = in.find_tensor(gguf::tensor_name(gguf::TensorRole::kOutput)) == nullptr;
   for (const gguf::TensorInfo& t : in.tensors()) {
     const synth::TensorRole role = synth::role_from_name(t.name);
     if (role == synth::TensorRole::kAttnV) ++info.n_attn_v;

@@ -15,9 +15,12 @@
 #include "convert/convert_internal.h"
 #include "convert/hf_config.h"
 #include "convert/safetensors.h"
+#include "gguf/tensor_names.h"
 #include "tokenizer/import.h"
 
 namespace lathe::convert {
+
+using R = gguf::TensorRole;
 
 namespace {
 
@@ -210,48 +213,47 @@ Expected<ConversionPlan> plan_hf(const std::string& dir, const ConvertOptions& o
   }
   if (embd == nullptr) return format_error("tensor model.embed_tokens.weight is missing");
   LATHE_ASSIGN_OR_RETURN(embd, index.check(embd, embd_name, {c.vocab_size, H}));
-  ts.push_back(from_source(set, embd, "token_embd.weight", 0));
+  ts.push_back(from_source(set, embd, gguf::tensor_name(R::kTokenEmbd), 0));
 
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string hf = cat("model.layers.", l, ".");
-    const std::string gg = cat("blk.", l, ".");
-    auto add = [&](const std::string& hf_name, const std::string& gguf_name,
+    auto add = [&](const std::string& hf_name, R role, std::string_view suffix,
                    const std::vector<int64_t>& shape, int64_t permute_heads) -> Status {
       LATHE_ASSIGN_OR_RETURN(const StTensor* src, index.require(hf + hf_name, shape));
-      ts.push_back(from_source(set, src, gg + gguf_name, permute_heads));
+      ts.push_back(from_source(set, src, gguf::tensor_name(role, l, suffix), permute_heads));
       return Status();
     };
     const int64_t q_heads = c.permute_qk() ? c.n_heads : 0;
     const int64_t k_heads = c.permute_qk() ? c.n_kv_heads : 0;
-    LATHE_RETURN_IF_ERROR(add("input_layernorm.weight", "attn_norm.weight", {H}, 0));
-    LATHE_RETURN_IF_ERROR(add("self_attn.q_proj.weight", "attn_q.weight", {n_q, H}, q_heads));
+    LATHE_RETURN_IF_ERROR(add("input_layernorm.weight", R::kAttnNorm, "weight", {H}, 0));
+    LATHE_RETURN_IF_ERROR(add("self_attn.q_proj.weight", R::kAttnQ, "weight", {n_q, H}, q_heads));
     if (c.attention_bias) {
-      LATHE_RETURN_IF_ERROR(add("self_attn.q_proj.bias", "attn_q.bias", {n_q}, q_heads));
+      LATHE_RETURN_IF_ERROR(add("self_attn.q_proj.bias", R::kAttnQ, "bias", {n_q}, q_heads));
     }
-    LATHE_RETURN_IF_ERROR(add("self_attn.k_proj.weight", "attn_k.weight", {n_kv, H}, k_heads));
+    LATHE_RETURN_IF_ERROR(add("self_attn.k_proj.weight", R::kAttnK, "weight", {n_kv, H}, k_heads));
     if (c.attention_bias) {
-      LATHE_RETURN_IF_ERROR(add("self_attn.k_proj.bias", "attn_k.bias", {n_kv}, k_heads));
+      LATHE_RETURN_IF_ERROR(add("self_attn.k_proj.bias", R::kAttnK, "bias", {n_kv}, k_heads));
     }
-    LATHE_RETURN_IF_ERROR(add("self_attn.v_proj.weight", "attn_v.weight", {n_kv, H}, 0));
+    LATHE_RETURN_IF_ERROR(add("self_attn.v_proj.weight", R::kAttnV, "weight", {n_kv, H}, 0));
     if (c.attention_bias) {
-      LATHE_RETURN_IF_ERROR(add("self_attn.v_proj.bias", "attn_v.bias", {n_kv}, 0));
+      LATHE_RETURN_IF_ERROR(add("self_attn.v_proj.bias", R::kAttnV, "bias", {n_kv}, 0));
     }
     if (c.qk_norm) {
-      LATHE_RETURN_IF_ERROR(add("self_attn.q_norm.weight", "attn_q_norm.weight", {hd}, 0));
-      LATHE_RETURN_IF_ERROR(add("self_attn.k_norm.weight", "attn_k_norm.weight", {hd}, 0));
+      LATHE_RETURN_IF_ERROR(add("self_attn.q_norm.weight", R::kAttnQNorm, "weight", {hd}, 0));
+      LATHE_RETURN_IF_ERROR(add("self_attn.k_norm.weight", R::kAttnKNorm, "weight", {hd}, 0));
     }
-    LATHE_RETURN_IF_ERROR(add("self_attn.o_proj.weight", "attn_output.weight", {H, n_q}, 0));
+    LATHE_RETURN_IF_ERROR(add("self_attn.o_proj.weight", R::kAttnOutput, "weight", {H, n_q}, 0));
     // Llama with attention_bias has an output projection bias too; Qwen2 does not.
     if (c.attention_bias && c.arch == "llama") {
-      LATHE_RETURN_IF_ERROR(add("self_attn.o_proj.bias", "attn_output.bias", {H}, 0));
+      LATHE_RETURN_IF_ERROR(add("self_attn.o_proj.bias", R::kAttnOutput, "bias", {H}, 0));
     }
-    LATHE_RETURN_IF_ERROR(add("post_attention_layernorm.weight", "ffn_norm.weight", {H}, 0));
-    LATHE_RETURN_IF_ERROR(add("mlp.gate_proj.weight", "ffn_gate.weight", {F, H}, 0));
-    LATHE_RETURN_IF_ERROR(add("mlp.up_proj.weight", "ffn_up.weight", {F, H}, 0));
-    LATHE_RETURN_IF_ERROR(add("mlp.down_proj.weight", "ffn_down.weight", {H, F}, 0));
+    LATHE_RETURN_IF_ERROR(add("post_attention_layernorm.weight", R::kFfnNorm, "weight", {H}, 0));
+    LATHE_RETURN_IF_ERROR(add("mlp.gate_proj.weight", R::kFfnGate, "weight", {F, H}, 0));
+    LATHE_RETURN_IF_ERROR(add("mlp.up_proj.weight", R::kFfnUp, "weight", {F, H}, 0));
+    LATHE_RETURN_IF_ERROR(add("mlp.down_proj.weight", R::kFfnDown, "weight", {H, F}, 0));
   }
   LATHE_ASSIGN_OR_RETURN(const StTensor* norm, index.require("model.norm.weight", {H}));
-  ts.push_back(from_source(set, norm, "output_norm.weight", 0));
+  ts.push_back(from_source(set, norm, gguf::tensor_name(R::kOutputNorm), 0));
   if (c.tie_word_embeddings) {
     // The output projection is the embedding; GGUF omits output.weight and loaders reuse
     // token_embd. A stored copy is not needed.
@@ -264,7 +266,7 @@ Expected<ConversionPlan> plan_hf(const std::string& dir, const ConvertOptions& o
           "the embedding (tie_word_embeddings is false)");
     }
     LATHE_ASSIGN_OR_RETURN(head, index.check(head, "lm_head.weight", {c.vocab_size, H}));
-    ts.push_back(from_source(set, head, "output.weight", 0));
+    ts.push_back(from_source(set, head, gguf::tensor_name(R::kOutput), 0));
   }
 
   const auto unused = index.unused();

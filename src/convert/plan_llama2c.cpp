@@ -6,6 +6,7 @@
 #include "convert/convert.h"
 #include "convert/convert_internal.h"
 #include "convert/llama2c.h"
+#include "gguf/tensor_names.h"
 #include "tokenizer/import.h"
 
 namespace lathe::convert {
@@ -76,32 +77,35 @@ Expected<ConversionPlan> plan_llama2c(const std::string& path, const ConvertOpti
   tokenizer::write_vocab_metadata(vocab, w);
 
   auto& ts = plan.tensors;
-  ts.push_back(tensor_of(ck, W::kTokenEmbedding, 0, "token_embd.weight", "token_embedding_table"));
-  ts.push_back(tensor_of(ck, W::kRmsFinal, 0, "output_norm.weight", "rms_final_weight"));
+  using R = gguf::TensorRole;
+  ts.push_back(tensor_of(ck, W::kTokenEmbedding, 0, gguf::tensor_name(R::kTokenEmbd),
+                         "token_embedding_table"));
   ts.push_back(
-      tensor_of(ck, W::kClassifier, 0, "output.weight",
+      tensor_of(ck, W::kRmsFinal, 0, gguf::tensor_name(R::kOutputNorm), "rms_final_weight"));
+  ts.push_back(
+      tensor_of(ck, W::kClassifier, 0, gguf::tensor_name(R::kOutput),
                 c.shared_classifier ? "token_embedding_table (shared classifier)" : "wcls"));
   struct LayerTensor {
     W weight;
-    const char* gguf;
+    R role;
     const char* source;
   };
   // llama.cpp's per-layer order.
   constexpr LayerTensor kLayer[] = {
-      {W::kWq, "attn_q", "wq"},
-      {W::kWk, "attn_k", "wk"},
-      {W::kWv, "attn_v", "wv"},
-      {W::kWo, "attn_output", "wo"},
-      {W::kRmsAtt, "attn_norm", "rms_att_weight"},
-      {W::kW1, "ffn_gate", "w1"},
-      {W::kW2, "ffn_down", "w2"},
-      {W::kW3, "ffn_up", "w3"},
-      {W::kRmsFfn, "ffn_norm", "rms_ffn_weight"},
+      {W::kWq, R::kAttnQ, "wq"},
+      {W::kWk, R::kAttnK, "wk"},
+      {W::kWv, R::kAttnV, "wv"},
+      {W::kWo, R::kAttnOutput, "wo"},
+      {W::kRmsAtt, R::kAttnNorm, "rms_att_weight"},
+      {W::kW1, R::kFfnGate, "w1"},
+      {W::kW2, R::kFfnDown, "w2"},
+      {W::kW3, R::kFfnUp, "w3"},
+      {W::kRmsFfn, R::kFfnNorm, "rms_ffn_weight"},
   };
   for (int64_t l = 0; l < c.n_layers; ++l) {
     for (const auto& lt : kLayer) {
-      ts.push_back(tensor_of(ck, lt.weight, l, cat("blk.", l, ".", lt.gguf, ".weight"),
-                             cat(lt.source, "[", l, "]")));
+      ts.push_back(
+          tensor_of(ck, lt.weight, l, gguf::tensor_name(lt.role, l), cat(lt.source, "[", l, "]")));
     }
   }
   return plan;

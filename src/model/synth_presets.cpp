@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "gguf/tensor_names.h"
 #include "quant/quant.h"
 
 namespace lathe::model::synth {
@@ -198,26 +199,46 @@ Status validate(const ModelShape& s) {
 }
 
 TensorRole role_from_name(std::string_view name) {
-  auto ends_with = [&](std::string_view suffix) {
-    return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
-  };
-  if (name == "token_embd.weight") return TensorRole::kTokenEmbd;
-  if (name == "output.weight") return TensorRole::kOutput;
-  if (name == "output_norm.weight") return TensorRole::kOutputNorm;
-  if (name == "rope_freqs.weight") return TensorRole::kRopeFreqs;
-  if (ends_with(".attn_norm.weight")) return TensorRole::kAttnNorm;
-  if (ends_with(".ffn_norm.weight")) return TensorRole::kFfnNorm;
-  if (ends_with(".attn_q_norm.weight") || ends_with(".attn_k_norm.weight")) {
-    return TensorRole::kQkNorm;
+  using G = gguf::TensorRole;
+  const std::optional<gguf::TensorName> parsed = gguf::parse_tensor_name(name);
+  if (!parsed) return TensorRole::kOther;
+  if (parsed->suffix == "bias") return TensorRole::kBias;
+  if (parsed->suffix != "weight") return TensorRole::kOther;
+  switch (parsed->role) {
+    case G::kTokenEmbd:
+      return TensorRole::kTokenEmbd;
+    case G::kOutput:
+      return TensorRole::kOutput;
+    case G::kOutputNorm:
+      return TensorRole::kOutputNorm;
+    case G::kRopeFreqs:
+      return TensorRole::kRopeFreqs;
+    case G::kAttnNorm:
+      return TensorRole::kAttnNorm;
+    case G::kFfnNorm:
+      return TensorRole::kFfnNorm;
+    case G::kAttnQNorm:
+    case G::kAttnKNorm:
+      return TensorRole::kQkNorm;
+    case G::kAttnQ:
+      return TensorRole::kAttnQ;
+    case G::kAttnK:
+      return TensorRole::kAttnK;
+    case G::kAttnV:
+      return TensorRole::kAttnV;
+    case G::kAttnOutput:
+      return TensorRole::kAttnOutput;
+    case G::kFfnGate:
+      return TensorRole::kFfnGate;
+    case G::kFfnUp:
+      return TensorRole::kFfnUp;
+    case G::kFfnDown:
+      return TensorRole::kFfnDown;
+    case G::kAttnQkv:
+    case G::kAttnPostNorm:
+    case G::kFfnPostNorm:
+      return TensorRole::kOther;
   }
-  if (ends_with(".bias")) return TensorRole::kBias;
-  if (ends_with(".attn_q.weight")) return TensorRole::kAttnQ;
-  if (ends_with(".attn_k.weight")) return TensorRole::kAttnK;
-  if (ends_with(".attn_v.weight")) return TensorRole::kAttnV;
-  if (ends_with(".attn_output.weight")) return TensorRole::kAttnOutput;
-  if (ends_with(".ffn_gate.weight")) return TensorRole::kFfnGate;
-  if (ends_with(".ffn_up.weight")) return TensorRole::kFfnUp;
-  if (ends_with(".ffn_down.weight")) return TensorRole::kFfnDown;
   return TensorRole::kOther;
 }
 
@@ -237,31 +258,34 @@ std::vector<TensorSpec> plan_tensors(const ModelShape& s) {
                     t.role != TensorRole::kQkNorm;
     out.push_back(std::move(t));
   };
-  add("token_embd.weight", {s.n_embd, s.n_vocab}, -1);
-  if (s.llama3_rope) add("rope_freqs.weight", {s.head_size() / 2}, -1);
+  using G = gguf::TensorRole;
+  const auto name = [](G role, int64_t layer = -1, std::string_view suffix = "weight") {
+    return gguf::tensor_name(role, layer, suffix);
+  };
+  add(name(G::kTokenEmbd), {s.n_embd, s.n_vocab}, -1);
+  if (s.llama3_rope) add(name(G::kRopeFreqs), {s.head_size() / 2}, -1);
   for (int64_t il = 0; il < s.n_layer; ++il) {
-    const std::string p = cat("blk.", il, ".");
-    add(p + "attn_norm.weight", {s.n_embd}, il);
-    add(p + "attn_q.weight", {s.n_embd, n_q}, il);
-    add(p + "attn_k.weight", {s.n_embd, n_kv}, il);
-    add(p + "attn_v.weight", {s.n_embd, n_kv}, il);
+    add(name(G::kAttnNorm, il), {s.n_embd}, il);
+    add(name(G::kAttnQ, il), {s.n_embd, n_q}, il);
+    add(name(G::kAttnK, il), {s.n_embd, n_kv}, il);
+    add(name(G::kAttnV, il), {s.n_embd, n_kv}, il);
     if (s.architecture == "qwen2") {
-      add(p + "attn_q.bias", {n_q}, il);
-      add(p + "attn_k.bias", {n_kv}, il);
-      add(p + "attn_v.bias", {n_kv}, il);
+      add(name(G::kAttnQ, il, "bias"), {n_q}, il);
+      add(name(G::kAttnK, il, "bias"), {n_kv}, il);
+      add(name(G::kAttnV, il, "bias"), {n_kv}, il);
     }
     if (s.architecture == "qwen3") {
-      add(p + "attn_q_norm.weight", {s.head_size()}, il);
-      add(p + "attn_k_norm.weight", {s.head_size()}, il);
+      add(name(G::kAttnQNorm, il), {s.head_size()}, il);
+      add(name(G::kAttnKNorm, il), {s.head_size()}, il);
     }
-    add(p + "attn_output.weight", {n_q, s.n_embd}, il);
-    add(p + "ffn_norm.weight", {s.n_embd}, il);
-    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, il);
-    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, il);
-    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, il);
+    add(name(G::kAttnOutput, il), {n_q, s.n_embd}, il);
+    add(name(G::kFfnNorm, il), {s.n_embd}, il);
+    add(name(G::kFfnGate, il), {s.n_embd, s.n_ff}, il);
+    add(name(G::kFfnUp, il), {s.n_embd, s.n_ff}, il);
+    add(name(G::kFfnDown, il), {s.n_ff, s.n_embd}, il);
   }
-  add("output_norm.weight", {s.n_embd}, -1);
-  if (!s.tied_output) add("output.weight", {s.n_embd, s.n_vocab}, -1);
+  add(name(G::kOutputNorm), {s.n_embd}, -1);
+  if (!s.tied_output) add(name(G::kOutput), {s.n_embd, s.n_vocab}, -1);
   return out;
 }
 
