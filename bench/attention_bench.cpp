@@ -29,14 +29,14 @@
 namespace {
 
 using lathe::TensorType;
-using lathe::backend::AttentionMask;
-using lathe::backend::AttentionParams;
-using lathe::backend::CellRange;
 using lathe::backend::CpuBackend;
 using lathe::backend::CpuBackendOptions;
-using lathe::backend::KvLayerView;
 using lathe::kernels::KernelLevel;
 using lathe::kernels::KernelTable;
+using lathe::ops::AttentionMask;
+using lathe::ops::AttentionParams;
+using lathe::ops::CellRange;
+using lathe::ops::KvLayerView;
 
 constexpr int64_t kHeads = 32;
 constexpr int64_t kKvHeads = 8;
@@ -274,9 +274,9 @@ void BM_rms_norm(benchmark::State& state) {
 void BM_rope(benchmark::State& state) {
   const int level = static_cast<int>(state.range(0));
   if (!table_available(state, level)) return;
-  lathe::backend::RopeParams p;
+  lathe::ops::RopeParams p;
   p.head_dim = p.n_rot = kHeadDim;
-  p.mode = state.range(1) ? lathe::model::RopeMode::kNeox : lathe::model::RopeMode::kNormal;
+  p.mode = state.range(1) ? lathe::ops::RopeMode::kNeox : lathe::ops::RopeMode::kNormal;
   p.freq_base = 500000.0f;
   const int64_t tokens = 64;
   auto x = random_floats(tokens * kHeads * kHeadDim, 1.0f);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "args.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "bench_commands.h"
 #include "commands.h"
 #include "core/cpu_features.h"
@@ -138,9 +138,11 @@ int batched_main(Params& p) {
   load.mode = p.no_mmap ? FileLoadMode::kRead : FileLoadMode::kMmap;
   auto model = model::Model::load(p.model, load);
   if (!model) return fail("batched-bench", model.error().message());
-  backend::CpuBackendOptions bo;
+  backend::BackendOptions bo;
   bo.n_threads = threads;
-  auto backend = std::make_shared<backend::CpuBackend>(bo);
+  auto backend_or = backend::create(backend::BackendKind::kCpu, bo);
+  if (!backend_or) return fail("batched-bench", backend_or.error().message());
+  std::shared_ptr<backend::Backend> backend = std::move(backend_or).value();
   runtime::ContextParams cp;
   cp.n_ctx = p.n_ctx;
   cp.n_ubatch = p.n_ubatch;

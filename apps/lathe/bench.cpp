@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "args.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "bench_commands.h"
 #include "bench_spec.h"
 #include "commands.h"
@@ -212,14 +212,14 @@ class Runner {
   bool model_mmap_ = true;
   int32_t bos_ = -1;
   bool add_bos_ = false;
-  std::shared_ptr<backend::CpuBackend> backend_;
+  std::shared_ptr<backend::Backend> backend_;
   // The draft of sd tests, kept while consecutive tests share it; its backend when -td differs
   // from -t (equal counts share the target's: two pools on the same cores would spin against
   // each other).
   std::shared_ptr<const model::Model> draft_;
   std::string draft_path_;
   bool draft_mmap_ = true;
-  std::shared_ptr<backend::CpuBackend> draft_backend_;
+  std::shared_ptr<backend::Backend> draft_backend_;
 };
 
 Status Runner::load(const Instance& inst) {
@@ -244,9 +244,9 @@ Status Runner::load(const Instance& inst) {
     add_bos_ = add_bos && *add_bos && bos_ >= 0;
   }
   if (!backend_ || backend_->n_threads() != inst.threads) {
-    backend::CpuBackendOptions options;
+    backend::BackendOptions options;
     options.n_threads = inst.threads;
-    backend_ = std::make_shared<backend::CpuBackend>(options);
+    LATHE_ASSIGN_OR_RETURN(backend_, backend::create(backend::BackendKind::kCpu, options));
   }
   return Status();
 }
@@ -264,9 +264,9 @@ Status Runner::load_draft(const Instance& inst) {
   }
   if (inst.threads_draft != inst.threads &&
       (!draft_backend_ || draft_backend_->n_threads() != inst.threads_draft)) {
-    backend::CpuBackendOptions options;
+    backend::BackendOptions options;
     options.n_threads = inst.threads_draft;
-    draft_backend_ = std::make_shared<backend::CpuBackend>(options);
+    LATHE_ASSIGN_OR_RETURN(draft_backend_, backend::create(backend::BackendKind::kCpu, options));
   }
   return Status();
 }

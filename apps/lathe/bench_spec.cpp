@@ -61,9 +61,9 @@ double SpecBenchResult::expected_speedup_at_pass_cost() const {
 }
 
 Expected<SpecBenchResult> run_spec_bench(const std::shared_ptr<const model::Model>& target,
-                                         const std::shared_ptr<backend::CpuBackend>& target_backend,
+                                         const std::shared_ptr<backend::Backend>& target_backend,
                                          const std::shared_ptr<const model::Model>& draft,
-                                         const std::shared_ptr<backend::CpuBackend>& draft_backend,
+                                         const std::shared_ptr<backend::Backend>& draft_backend,
                                          const SpecBenchParams& params,
                                          const std::function<void(const std::string&)>& progress) {
   if (params.prompt.empty()) return invalid_argument("the sd test needs a start token");

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "model/model.h"
 #include "runtime/context.h"
 #include "spec/decoder.h"
@@ -57,9 +57,9 @@ struct SpecBenchResult {
 // Runs one sd test. `draft_backend` may be `target_backend` (one thread pool taking turns) or
 // one of its own (-td). `progress` is told each phase.
 Expected<SpecBenchResult> run_spec_bench(const std::shared_ptr<const model::Model>& target,
-                                         const std::shared_ptr<backend::CpuBackend>& target_backend,
+                                         const std::shared_ptr<backend::Backend>& target_backend,
                                          const std::shared_ptr<const model::Model>& draft,
-                                         const std::shared_ptr<backend::CpuBackend>& draft_backend,
+                                         const std::shared_ptr<backend::Backend>& draft_backend,
                                          const SpecBenchParams& params,
                                          const std::function<void(const std::string&)>& progress);
 

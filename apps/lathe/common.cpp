@@ -99,9 +99,10 @@ Expected<LoadedModel> load_model(const ModelFlags& flags, const Logger& log) {
   auto tok = tokenizer::Tokenizer::from_gguf(loaded.model->file(), log);
   if (!tok) return tok.error().with_context(flags.model_path);
   loaded.tokenizer = std::make_shared<const tokenizer::Tokenizer>(std::move(tok).value());
-  backend::CpuBackendOptions backend_options;
+  backend::BackendOptions backend_options;
   backend_options.n_threads = flags.threads;
-  loaded.backend = std::make_shared<backend::CpuBackend>(backend_options);
+  LATHE_ASSIGN_OR_RETURN(loaded.backend,
+                         backend::create(backend::BackendKind::kCpu, backend_options));
   LATHE_ASSIGN_OR_RETURN(loaded.context,
                          runtime::Context::create(loaded.model, loaded.backend, params));
   loaded.load_seconds = timer.elapsed_s();

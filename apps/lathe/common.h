@@ -7,7 +7,7 @@
 #include <string>
 
 #include "args.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "core/log.h"
 #include "model/model.h"
 #include "runtime/context.h"
@@ -47,7 +47,7 @@ Expected<sampling::Sampler> make_sampler(SamplingFlags& flags, int32_t n_vocab);
 struct LoadedModel {
   std::shared_ptr<const model::Model> model;
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
-  std::shared_ptr<backend::CpuBackend> backend;
+  std::shared_ptr<backend::Backend> backend;
   std::unique_ptr<runtime::Context> context;
   double load_seconds = 0;
 };

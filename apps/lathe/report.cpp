@@ -11,7 +11,7 @@
 #include <map>
 #include <span>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "core/cpu_features.h"
 #include "hw/probes.h"
 
@@ -83,7 +83,7 @@ Expected<TokenCost> token_cost(const model::Model& model, TensorType type_k, Ten
       params_by_type[lin->weight.type] += n;
     }
   }
-  const model::WeightMatrix& out = model.output();
+  const ops::WeightMatrix& out = model.output();
   cost.output_params = static_cast<double>(out.rows) * static_cast<double>(out.cols);
   params_by_type[out.type] += cost.output_params;
   // QK^T: head_dim_k per cell per head; PV: head_dim_v per cell per head.
@@ -165,17 +165,14 @@ double stddev(const std::vector<double>& values) {
   return std::sqrt(sq / static_cast<double>(values.size() - 1));
 }
 
-double weight_read_bandwidth(const model::Model& model, backend::CpuBackend& backend) {
-  std::vector<std::span<const uint8_t>> regions;
+double weight_read_bandwidth(const model::Model& model, backend::Backend& backend) {
+  std::vector<const ops::WeightMatrix*> weights;
   for (const model::LayerWeights& layer : model.layers()) {
-    for (const model::Linear* l : layer.linears()) {
-      regions.push_back(backend.matmul_weight_bytes(l->weight));
-    }
+    for (const model::Linear* l : layer.linears()) weights.push_back(&l->weight);
   }
-  regions.push_back(backend.matmul_weight_bytes(model.output()));
-  const hw::ReadPassResult pass =
-      hw::read_pass(hw::best_read_kernel(CpuFeatures::detect()), regions, backend.pool());
-  return static_cast<double>(pass.bytes) / pass.seconds;
+  weights.push_back(&model.output());
+  auto bandwidth = backend.weight_read_bandwidth(weights);
+  return bandwidth ? *bandwidth : 0.0;
 }
 
 uint64_t peak_rss_bytes() {

@@ -15,7 +15,7 @@
 #include "model/model.h"
 
 namespace lathe::backend {
-class CpuBackend;
+class Backend;
 }
 
 namespace lathe::cli {
@@ -81,7 +81,7 @@ double stddev(const std::vector<double>& values);
 // Bytes/s of one read pass (hw::read_pass) over every matrix a generation step of `model`
 // reads, as `backend` holds them (repacked copies included): the bandwidth of this moment for
 // exactly those bytes, the floor a step can reach.
-double weight_read_bandwidth(const model::Model& model, backend::CpuBackend& backend);
+double weight_read_bandwidth(const model::Model& model, backend::Backend& backend);
 
 // Peak resident set size of this process since start or the last reset (VmHWM), in bytes; 0
 // when /proc is not there.

@@ -94,7 +94,7 @@ std::string file_name(const std::string& path) {
 struct DraftModel {
   std::shared_ptr<const model::Model> model;
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
-  std::shared_ptr<backend::CpuBackend> backend;
+  std::shared_ptr<backend::Backend> backend;
   std::unique_ptr<runtime::Context> context;
 };
 
@@ -119,9 +119,10 @@ Expected<DraftModel> load_draft(const ModelFlags& target_flags, const LoadedMode
   if (threads == target_flags.threads) {
     out.backend = target.backend;
   } else {
-    backend::CpuBackendOptions backend_options;
+    backend::BackendOptions backend_options;
     backend_options.n_threads = threads;
-    out.backend = std::make_shared<backend::CpuBackend>(backend_options);
+    LATHE_ASSIGN_OR_RETURN(out.backend,
+                           backend::create(backend::BackendKind::kCpu, backend_options));
   }
   LATHE_ASSIGN_OR_RETURN(out.context, runtime::Context::create(out.model, out.backend, *params));
   return out;

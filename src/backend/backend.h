@@ -9,11 +9,14 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "core/tensor_type.h"
-#include "model/hparams.h"
-#include "model/model.h"
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/rope.h"
+#include "ops/weight.h"
 
 namespace lathe::backend {
 
@@ -53,59 +56,14 @@ class Buffer {
   std::function<void(void*)> release_;
 };
 
-struct RopeParams {
-  int64_t head_dim = 0;
-  int64_t n_rot = 0;
-  model::RopeMode mode = model::RopeMode::kNormal;
-  float freq_base = 10000.0f;
-  float freq_scale = 1.0f;            // 1 / linear scaling factor
-  const float* freq_factors = nullptr;  // host memory, n_rot/2 divisors (llama3), or null
-  // YaRN (ext_factor 0 disables it)
-  float ext_factor = 0.0f;
-  float attn_factor = 1.0f;
-  float beta_fast = 32.0f;
-  float beta_slow = 1.0f;
-  int64_t n_ctx_orig = 0;
-};
-
-// One layer of the KV cache: each cell holds a row of n_head_kv * head_dim values in the cache's
-// type, for K and for V.
-struct KvLayerView {
-  void* k = nullptr;
-  void* v = nullptr;
-  TensorType type_k = TensorType::kF16;
-  TensorType type_v = TensorType::kF16;
-  uint64_t k_row_bytes = 0;
-  uint64_t v_row_bytes = 0;
-};
-
-// Cells visible to one token: [begin, end) ranges of cell indices.
-struct CellRange {
-  int32_t begin;
-  int32_t end;
-};
-
-// For token t, ranges[offsets[t] .. offsets[t+1]) are the cells it attends to (host memory).
-struct AttentionMask {
-  const int32_t* offsets = nullptr;
-  const CellRange* ranges = nullptr;
-  const int32_t* positions = nullptr;  // each token's position (for diagnostics)
-};
-
-struct AttentionParams {
-  int64_t n_head = 0;
-  int64_t n_head_kv = 0;
-  int64_t head_dim = 0;
-  float scale = 1.0f;
-  bool flash = true;  // online softmax over blocks; false keeps the plain scores-then-softmax path
-};
-
-// One weight of a group that reads the same input (q/k/v, gate/up).
-struct MatmulTarget {
-  const model::WeightMatrix* weight;
-  const float* bias;  // or null
-  float* out;         // [n_rows, weight->rows]
-};
+// The backend interface speaks the op vocabulary (src/ops/).
+using ops::AttentionMask;
+using ops::AttentionParams;
+using ops::CellRange;
+using ops::KvLayerView;
+using ops::MatmulTarget;
+using ops::RopeParams;
+using ops::WeightMatrix;
 
 class Backend {
  public:
@@ -114,17 +72,21 @@ class Backend {
   virtual std::string name() const = 0;
   // A one-line description for reports: "CPU (AVX512-VNNI kernels, 2 threads)".
   virtual std::string description() const = 0;
+  // Host threads the backend computes with.
+  virtual int n_threads() const = 0;
+  // Bytes per second of one pass that reads, right now, the bytes the backend's matmuls read for
+  // these weights (its own copies where it made them): the bandwidth a decode step can hope for.
+  virtual Expected<double> weight_read_bandwidth(std::span<const WeightMatrix* const> weights) = 0;
 
   virtual Expected<Buffer> allocate(size_t bytes) = 0;
   // Fills n_tokens rows of f32 from host token ids.
-  virtual void get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
-                        float* out) = 0;
+  virtual void get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) = 0;
   // out = x / rms(x) * weight, over rows of `width` values.
   virtual void rms_norm(const float* x, const float* weight, int64_t rows, int64_t width,
                         float eps, float* out) = 0;
   // out[n_rows, w.rows] = x[n_rows, w.cols] · Wᵀ (+ bias).
-  virtual void matmul(const model::WeightMatrix& w, const float* bias, const float* x,
-                      int64_t n_rows, float* out) = 0;
+  virtual void matmul(const WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
+                      float* out) = 0;
   // Several matmuls of the same input: out_i = x · W_iᵀ (+ b_i). A backend may convert the input
   // once and share all the rows among its threads in one pass; the default runs them in turn.
   virtual void matmul_group(std::span<const MatmulTarget> targets, const float* x,
@@ -140,8 +102,20 @@ class Backend {
   // out[t, h*head_dim..] = softmax(q·K / √d) · V over the token's visible cells.
   virtual void attention(const float* q, const KvLayerView& kv, const AttentionMask& mask,
                          int64_t n_tokens, const AttentionParams& params, float* out) = 0;
-  // out = silu(gate) * up, elementwise over n values.
-  virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+  // out = act(gate) * up, elementwise over n values.
+  virtual void glu(ops::Activation act, const float* gate, const float* up, int64_t n,
+                   float* out) = 0;
+  void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+    glu(ops::Activation::kSwiGLU, gate, up, n, out);
+  }
+  // x *= factor over n values.
+  virtual void scale(float* x, int64_t n, float factor) = 0;
+  // x = cap * tanh(x / cap) over n values.
+  virtual void softcap(float* x, int64_t n, float cap) = 0;
+  // Splits rows of sum(widths) values into one output per width: outs[j][r] = the j-th slice of
+  // row r (a fused q/k/v or gate/up projection into its parts).
+  virtual void split_columns(const float* x, int64_t rows, std::span<const int64_t> widths,
+                             std::span<float* const> outs) = 0;
   // x += y over n values.
   virtual void add(float* x, const float* y, int64_t n) = 0;
   // out[i] = x[rows[i]] for rows of `width` values (host row indices).
@@ -150,5 +124,22 @@ class Backend {
   // Copies n floats of backend memory to host memory.
   virtual void to_host(const float* src, int64_t n, float* dst) = 0;
 };
+
+// The backends this build has. Apps name a kind, never a concrete class.
+enum class BackendKind { kCpu };
+
+struct BackendOptions {
+  int n_threads = 0;  // 0: one per physical core
+  // CPU: the highest kernel level to use (tests and comparisons pin a lower one).
+  enum class KernelLevel { kScalar, kAvx2, kAvx512, kBest } kernel_level = KernelLevel::kBest;
+  // CPU: repack weights, on their first matmul, into the layout the SIMD kernels read fastest.
+  bool repack_weights = true;
+};
+
+// "cpu" -> kCpu; an error naming the kinds this build has otherwise.
+Expected<BackendKind> parse_backend_kind(std::string_view name);
+
+// A backend of `kind`; an error when the options are out of range (e.g. thread counts).
+Expected<std::shared_ptr<Backend>> create(BackendKind kind, const BackendOptions& options = {});
 
 }  // namespace lathe::backend

@@ -38,10 +38,10 @@ Expected<KvCache> KvCache::create(const model::HParams& hp, const KvCacheOptions
   return cache;
 }
 
-backend::KvLayerView KvCache::layer(int64_t il) const {
+ops::KvLayerView KvCache::layer(int64_t il) const {
   const uint64_t layer_k = k_row_bytes_ * cells_.size();
   const uint64_t layer_v = v_row_bytes_ * cells_.size();
-  backend::KvLayerView view;
+  ops::KvLayerView view;
   view.k = static_cast<uint8_t*>(k_.data()) + static_cast<uint64_t>(il) * layer_k;
   view.v = static_cast<uint8_t*>(v_.data()) + static_cast<uint64_t>(il) * layer_v;
   view.type_k = type_k_;
@@ -183,11 +183,14 @@ void KvCache::clear() {
   head_ = 0;
 }
 
-void KvCache::visible_ranges(SeqId seq, int32_t pos, std::vector<backend::CellRange>& out) const {
+void KvCache::visible_ranges(SeqId seq, int32_t pos, std::vector<ops::CellRange>& out,
+                             int32_t window) const {
+  const int64_t oldest = window > 0 ? int64_t{pos} - window + 1 : INT64_MIN;
   int32_t start = -1;
   for (int64_t i = 0; i < extent_; ++i) {
     const Cell& cell = cells_[static_cast<size_t>(i)];
-    const bool visible = !cell.empty() && cell.pos <= pos && cell.seqs.test(static_cast<size_t>(seq));
+    const bool visible = !cell.empty() && cell.pos <= pos && cell.pos >= oldest &&
+                         cell.seqs.test(static_cast<size_t>(seq));
     if (visible && start < 0) start = static_cast<int32_t>(i);
     if (!visible && start >= 0) {
       out.push_back({start, static_cast<int32_t>(i)});

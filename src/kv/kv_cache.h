@@ -48,7 +48,7 @@ class KvCache {
   TensorType type_v() const { return type_v_; }
   uint64_t bytes() const { return k_.size() + v_.size(); }
 
-  backend::KvLayerView layer(int64_t il) const;
+  ops::KvLayerView layer(int64_t il) const;
 
   // Claims one cell per token and tags it with the token's position and sequences. Fails without
   // changing anything when the cache has too few free cells, or when a token's position is not
@@ -67,8 +67,10 @@ class KvCache {
   int32_t seq_pos_min(SeqId seq) const;
   void clear();
 
-  // Cells visible to a token of sequence `seq` at `pos`, as ranges (appended to `out`).
-  void visible_ranges(SeqId seq, int32_t pos, std::vector<backend::CellRange>& out) const;
+  // Cells visible to a token of sequence `seq` at `pos`, as ranges (appended to `out`); with a
+  // `window` > 0 only those of the last `window` positions (pos - window, pos].
+  void visible_ranges(SeqId seq, int32_t pos, std::vector<ops::CellRange>& out,
+                      int32_t window = 0) const;
 
  private:
   void free_cell(size_t index);

@@ -5,13 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "ops/rope.h"
+
 namespace lathe::model {
 
-// How rotary embeddings pair the dimensions of a head.
-enum class RopeMode {
-  kNormal,  // adjacent pairs (x[2i], x[2i+1]): Llama as stored in GGUF
-  kNeox,    // halves (x[i], x[i + n/2]): Qwen, GPT-NeoX
-};
+using ops::RopeMode;
 
 enum class RopeScaling { kNone, kLinear, kYarn, kLlama3 };
 
@@ -30,7 +28,7 @@ struct HParams {
   int64_t n_rot = 0;       // rotated dimensions of each head (usually head_dim_k)
   float rms_eps = 1e-5f;
   float rope_freq_base = 10000.0f;
-  RopeMode rope_mode = RopeMode::kNormal;
+  RopeMode rope_mode = RopeMode::kNormal;  // set by the architecture's description
   RopeScaling rope_scaling = RopeScaling::kNone;
   float rope_scaling_factor = 1.0f;
   int64_t rope_orig_ctx = 0;
@@ -43,8 +41,6 @@ struct HParams {
   float yarn_log_mul = 0.0f;
   float attention_scale = 0.0f;  // 0: 1/sqrt(head_dim_k)
   bool tied_output = false;
-  bool has_qkv_bias = false;
-  bool has_qk_norm = false;
 
   int64_t n_embd_q() const { return n_head * head_dim_k; }
   int64_t n_embd_k() const { return n_head_kv * head_dim_k; }

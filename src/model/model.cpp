@@ -7,16 +7,13 @@
 #include <map>
 #include <numbers>
 
+#include "gguf/tensor_names.h"
 #include "model/arch.h"
 #include "quant/quant.h"
 
 namespace lathe::model {
 
 namespace {
-
-std::string layer_tensor(int64_t layer, std::string_view suffix) {
-  return cat("blk.", layer, ".", suffix);
-}
 
 // The llama3 frequency scaling, as Meta defines it: long wavelengths are slowed by `factor`,
 // short ones kept, and a smooth blend in between. Returned as divisors of each pair's frequency.
@@ -124,12 +121,17 @@ Expected<const float*> Model::vector_f32(const std::string& name, int64_t n, boo
 }
 
 Status Model::bind(const LoadOptions& options) {
+  using gguf::TensorRole;
   const Logger& log = options.logger ? *options.logger : Logger::default_logger();
-  LATHE_ASSIGN_OR_RETURN(hparams_, read_hparams(file_));
+  LATHE_ASSIGN_OR_RETURN(hparams_, read_hparams(file_, options.extra_archs));
   HParams& hp = hparams_;
+  const auto name = [](TensorRole role, int64_t layer = -1, std::string_view suffix = "weight") {
+    return gguf::tensor_name(role, layer, suffix);
+  };
 
-  const gguf::TensorInfo* embd = file_.find_tensor("token_embd.weight");
-  if (embd == nullptr) return format_error("tensor 'token_embd.weight' is missing");
+  const std::string embd_name = name(TensorRole::kTokenEmbd);
+  const gguf::TensorInfo* embd = file_.find_tensor(embd_name);
+  if (embd == nullptr) return format_error("tensor '", embd_name, "' is missing");
   hp.n_vocab = embd->dim(1);
   if (const gguf::Value* tokens = file_.find("tokenizer.ggml.tokens");
       tokens != nullptr && tokens->type() == gguf::ValueType::kArray &&
@@ -137,59 +139,77 @@ Status Model::bind(const LoadOptions& options) {
     log.warn("vocabulary has ", tokens->array_size(), " tokens but token_embd has ", hp.n_vocab,
              " rows");
   }
-  LATHE_ASSIGN_OR_RETURN(token_embd_, matrix("token_embd.weight", hp.n_embd, hp.n_vocab));
-  LATHE_ASSIGN_OR_RETURN(output_norm_, vector_f32("output_norm.weight", hp.n_embd, true));
-  if (file_.find_tensor("output.weight") != nullptr) {
-    LATHE_ASSIGN_OR_RETURN(output_, matrix("output.weight", hp.n_embd, hp.n_vocab));
+  LATHE_ASSIGN_OR_RETURN(token_embd_, matrix(embd_name, hp.n_embd, hp.n_vocab));
+  LATHE_ASSIGN_OR_RETURN(output_norm_, vector_f32(name(TensorRole::kOutputNorm), hp.n_embd, true));
+  if (file_.find_tensor(name(TensorRole::kOutput)) != nullptr) {
+    LATHE_ASSIGN_OR_RETURN(output_, matrix(name(TensorRole::kOutput), hp.n_embd, hp.n_vocab));
     hp.tied_output = false;
   } else {
     output_ = token_embd_;
     hp.tied_output = true;
   }
 
-  if (const gguf::TensorInfo* freqs = file_.find_tensor("rope_freqs.weight")) {
-    LATHE_ASSIGN_OR_RETURN(const float* f, vector_f32("rope_freqs.weight", hp.n_rot / 2, true));
+  if (file_.find_tensor(name(TensorRole::kRopeFreqs)) != nullptr) {
+    LATHE_ASSIGN_OR_RETURN(const float* f,
+                           vector_f32(name(TensorRole::kRopeFreqs), hp.n_rot / 2, true));
     rope_freq_factors_.assign(f, f + hp.n_rot / 2);
-    (void)freqs;
   } else if (hp.rope_scaling == RopeScaling::kLlama3) {
     rope_freq_factors_ = llama3_freq_factors(hp);
   }
+  LATHE_ASSIGN_OR_RETURN(spec_,
+                         describe_model(file_, hp, rope_freq_factors(), options.extra_archs));
 
   const int64_t n_q = hp.n_embd_q();
   const int64_t n_k = hp.n_embd_k();
   const int64_t n_v = hp.n_embd_v();
   layers_.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const LayerSpec& ls = spec_.layers[static_cast<size_t>(il)];
     LayerWeights& L = layers_[static_cast<size_t>(il)];
-    auto linear = [&](Linear& out, std::string_view stem, int64_t cols, int64_t rows,
+    auto linear = [&](Linear& out, TensorRole role, int64_t cols, int64_t rows,
                       bool bias_required) -> Status {
-      LATHE_ASSIGN_OR_RETURN(out.weight,
-                             matrix(layer_tensor(il, cat(stem, ".weight")), cols, rows));
-      LATHE_ASSIGN_OR_RETURN(out.bias,
-                             vector_f32(layer_tensor(il, cat(stem, ".bias")), rows, bias_required));
+      LATHE_ASSIGN_OR_RETURN(out.weight, matrix(name(role, il), cols, rows));
+      LATHE_ASSIGN_OR_RETURN(out.bias, vector_f32(name(role, il, "bias"), rows, bias_required));
       return Status();
     };
-    if (file_.find_tensor(layer_tensor(il, "attn_q.weight")) == nullptr &&
-        file_.find_tensor(layer_tensor(il, "attn_qkv.weight")) != nullptr) {
-      return unsupported("layer ", il, " has a fused attn_qkv tensor, which lathe does not run");
+    auto norm = [&](const float*& out, TensorRole role, int64_t n) -> Status {
+      LATHE_ASSIGN_OR_RETURN(out, vector_f32(name(role, il), n, true));
+      return Status();
+    };
+    if (ls.qkv == QkvLayout::kSeparate &&
+        file_.find_tensor(name(TensorRole::kAttnQ, il)) == nullptr &&
+        file_.find_tensor(name(TensorRole::kAttnQkv, il)) != nullptr) {
+      return unsupported("layer ", il, " has a fused attn_qkv tensor, which ", hp.architecture,
+                         " does not have");
     }
-    LATHE_ASSIGN_OR_RETURN(L.attn_norm,
-                           vector_f32(layer_tensor(il, "attn_norm.weight"), hp.n_embd, true));
-    LATHE_RETURN_IF_ERROR(linear(L.wq, "attn_q", hp.n_embd, n_q, hp.has_qkv_bias));
-    LATHE_RETURN_IF_ERROR(linear(L.wk, "attn_k", hp.n_embd, n_k, hp.has_qkv_bias));
-    LATHE_RETURN_IF_ERROR(linear(L.wv, "attn_v", hp.n_embd, n_v, hp.has_qkv_bias));
-    LATHE_RETURN_IF_ERROR(linear(L.wo, "attn_output", n_q, hp.n_embd, false));
-    if (hp.has_qk_norm) {
-      LATHE_ASSIGN_OR_RETURN(
-          L.q_norm, vector_f32(layer_tensor(il, "attn_q_norm.weight"), hp.head_dim_k, true));
-      LATHE_ASSIGN_OR_RETURN(
-          L.k_norm, vector_f32(layer_tensor(il, "attn_k_norm.weight"), hp.head_dim_k, true));
+    LATHE_RETURN_IF_ERROR(norm(L.attn_norm, TensorRole::kAttnNorm, hp.n_embd));
+    if (ls.qkv == QkvLayout::kSeparate) {
+      LATHE_RETURN_IF_ERROR(linear(L.wq, TensorRole::kAttnQ, hp.n_embd, n_q, ls.qkv_bias));
+      LATHE_RETURN_IF_ERROR(linear(L.wk, TensorRole::kAttnK, hp.n_embd, n_k, ls.qkv_bias));
+      LATHE_RETURN_IF_ERROR(linear(L.wv, TensorRole::kAttnV, hp.n_embd, n_v, ls.qkv_bias));
+    } else {
+      LATHE_RETURN_IF_ERROR(
+          linear(L.wqkv, TensorRole::kAttnQkv, hp.n_embd, n_q + n_k + n_v, false));
     }
-    LATHE_ASSIGN_OR_RETURN(L.ffn_norm,
-                           vector_f32(layer_tensor(il, "ffn_norm.weight"), hp.n_embd, true));
-    LATHE_RETURN_IF_ERROR(linear(L.ffn_gate, "ffn_gate", hp.n_embd, hp.n_ff, false));
-    LATHE_RETURN_IF_ERROR(linear(L.ffn_up, "ffn_up", hp.n_embd, hp.n_ff, false));
-    LATHE_RETURN_IF_ERROR(linear(L.ffn_down, "ffn_down", hp.n_ff, hp.n_embd, false));
+    LATHE_RETURN_IF_ERROR(linear(L.wo, TensorRole::kAttnOutput, n_q, hp.n_embd, false));
+    if (ls.qk_norm) {
+      LATHE_RETURN_IF_ERROR(norm(L.q_norm, TensorRole::kAttnQNorm, hp.head_dim_k));
+      LATHE_RETURN_IF_ERROR(norm(L.k_norm, TensorRole::kAttnKNorm, hp.head_dim_k));
+    }
+    if (ls.attn_post_norm) {
+      LATHE_RETURN_IF_ERROR(norm(L.attn_post_norm, TensorRole::kAttnPostNorm, hp.n_embd));
+    }
+    LATHE_RETURN_IF_ERROR(norm(L.ffn_norm, TensorRole::kFfnNorm, hp.n_embd));
+    if (ls.ffn == FfnLayout::kGateUp) {
+      LATHE_RETURN_IF_ERROR(linear(L.ffn_gate, TensorRole::kFfnGate, hp.n_embd, hp.n_ff, false));
+      LATHE_RETURN_IF_ERROR(linear(L.ffn_up, TensorRole::kFfnUp, hp.n_embd, hp.n_ff, false));
+    } else {
+      LATHE_RETURN_IF_ERROR(linear(L.ffn_up, TensorRole::kFfnUp, hp.n_embd, 2 * hp.n_ff, false));
+    }
+    LATHE_RETURN_IF_ERROR(linear(L.ffn_down, TensorRole::kFfnDown, hp.n_ff, hp.n_embd, false));
+    if (ls.ffn_post_norm) {
+      LATHE_RETURN_IF_ERROR(norm(L.ffn_post_norm, TensorRole::kFfnPostNorm, hp.n_embd));
+    }
   }
   return Status();
 }

@@ -7,36 +7,21 @@
 #include <string>
 #include <vector>
 
+#include <span>
 #include "core/log.h"
 #include "core/mapped_file.h"
 #include "core/status.h"
 #include "core/tensor_type.h"
 #include "gguf/gguf.h"
+
+#include "model/arch.h"
 #include "model/hparams.h"
+#include "model/spec.h"
+#include "ops/weight.h"
 
 namespace lathe::model {
 
-// A 2-D weight: `rows` output features, each a row of `cols` input features in `type`.
-// (GGUF shape [cols, rows].)
-struct WeightMatrix {
-  std::string name;
-  TensorType type = TensorType::kF32;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  uint64_t row_bytes = 0;
-  const void* data = nullptr;
-  // Where the bytes come from: the file's identity (MappedFile::identity, 0 when unknown) and the
-  // offset in it. Equal (identity, offset, type, shape) means equal content, so a backend can keep
-  // a converted copy across loads of the same file.
-  uint64_t source_identity = 0;
-  uint64_t source_offset = 0;
-  // The mapping the bytes live in, when they may be dropped from memory once a backend has its
-  // own copy (MappedFile::release); null otherwise.
-  const MappedFile* source_mapping = nullptr;
-
-  const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
-  uint64_t bytes() const { return row_bytes * static_cast<uint64_t>(rows); }
-};
+using ops::WeightMatrix;
 
 // A projection y = W x (+ b).
 struct Linear {
@@ -44,23 +29,33 @@ struct Linear {
   const float* bias = nullptr;  // rows values, or null
 };
 
+// The tensors of one layer. Which of them are bound follows the layer's LayerSpec: wq/wk/wv or
+// wqkv, ffn_gate + ffn_up or ffn_up alone (fused), the post-norms only where the spec has them.
 struct LayerWeights {
   const float* attn_norm = nullptr;
-  Linear wq, wk, wv, wo;
+  Linear wq, wk, wv, wqkv, wo;
   const float* q_norm = nullptr;  // per-head, head_dim values (Qwen3)
   const float* k_norm = nullptr;
+  const float* attn_post_norm = nullptr;
   const float* ffn_norm = nullptr;
   Linear ffn_gate, ffn_up, ffn_down;
+  const float* ffn_post_norm = nullptr;
 
-  // The layer's seven projections, each read once by a step.
-  std::array<const Linear*, 7> linears() const {
-    return {&wq, &wk, &wv, &wo, &ffn_gate, &ffn_up, &ffn_down};
+  // The layer's projections that the file has, each read once by a step.
+  std::vector<const Linear*> linears() const {
+    std::vector<const Linear*> out;
+    for (const Linear* l : {&wq, &wk, &wv, &wqkv, &wo, &ffn_gate, &ffn_up, &ffn_down}) {
+      if (l->weight.data != nullptr) out.push_back(l);
+    }
+    return out;
   }
 };
 
 struct LoadOptions {
   FileLoadMode mode = FileLoadMode::kMmap;
   const Logger* logger = nullptr;
+  // Architectures of the caller's own, looked up before lathe's (a variant under test).
+  std::span<const ArchSpec* const> extra_archs;
 };
 
 class Model {
@@ -72,6 +67,7 @@ class Model {
                                                           const LoadOptions& options = {});
 
   const HParams& hparams() const { return hparams_; }
+  const ModelSpec& spec() const { return spec_; }
   const gguf::File& file() const { return file_; }
   const WeightMatrix& token_embd() const { return token_embd_; }
   const float* output_norm() const { return output_norm_; }
@@ -98,6 +94,7 @@ class Model {
 
   gguf::File file_;
   HParams hparams_;
+  ModelSpec spec_;
   WeightMatrix token_embd_;
   const float* output_norm_ = nullptr;
   WeightMatrix output_;

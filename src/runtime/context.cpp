@@ -1,7 +1,6 @@
 #include "runtime/context.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "core/timer.h"
 
@@ -47,11 +46,37 @@ Status Context::allocate_workspace() {
   LATHE_ASSIGN_OR_RETURN(ws_.attn, backend_->allocate(floats(hp.n_embd_q())));
   LATHE_ASSIGN_OR_RETURN(ws_.gate, backend_->allocate(floats(hp.n_ff)));
   LATHE_ASSIGN_OR_RETURN(ws_.up, backend_->allocate(floats(hp.n_ff)));
+  int64_t fused_width = 0;
+  for (const model::LayerSpec& layer : model_->spec().layers) {
+    if (layer.qkv == model::QkvLayout::kFused) {
+      fused_width = std::max(fused_width, hp.n_embd_q() + hp.n_embd_k() + hp.n_embd_v());
+    }
+    if (layer.ffn == model::FfnLayout::kFusedGateUp)
+      fused_width = std::max(fused_width, 2 * hp.n_ff);
+    bool known = false;
+    for (size_t m = 0; m < masks_.size() && !known; ++m) {
+      if (masks_[m].window == layer.window) {
+        layer_mask_.push_back(static_cast<uint8_t>(m));
+        known = true;
+      }
+    }
+    if (!known) {
+      if (masks_.size() == 8) return unsupported("more than 8 distinct attention windows");
+      layer_mask_.push_back(static_cast<uint8_t>(masks_.size()));
+      masks_.push_back(WindowMask{layer.window, {}, {}, {}, {}});
+    }
+  }
+  if (fused_width > 0) {
+    LATHE_ASSIGN_OR_RETURN(ws_.fused, backend_->allocate(floats(fused_width)));
+  }
   // Logits rows are allocated for the largest number of outputs a micro-batch has asked for.
   ws_.logits_rows = 0;
   cells_.reserve(u);
   out_rows_.reserve(u);
-  mask_offsets_.reserve(u + 1);
+  for (WindowMask& m : masks_) {
+    m.offsets.reserve(u + 1);
+    m.token_bounds.resize(u);
+  }
   return Status();
 }
 
@@ -108,120 +133,6 @@ Status Context::decode(const Batch& batch) {
   stats_.n_decode_calls += 1;
   stats_.n_tokens += static_cast<int64_t>(batch.size());
   stats_.seconds += timer.elapsed_s();
-  return Status();
-}
-
-Status Context::forward_ubatch(size_t begin, size_t end, const Batch& batch) {
-  const auto& hp = model_->hparams();
-  backend::Backend& be = *backend_;
-  const int64_t n = static_cast<int64_t>(end - begin);
-  const int32_t* tokens = batch.tokens().data() + begin;
-  const int32_t* positions = batch.positions().data() + begin;
-  const int32_t* cells = cells_.data() + begin;
-
-  // Which cells each token sees: its primary sequence's cells at positions up to its own.
-  mask_offsets_.clear();
-  mask_ranges_.clear();
-  for (size_t i = begin; i < end; ++i) {
-    mask_offsets_.push_back(static_cast<int32_t>(mask_ranges_.size()));
-    kv_.visible_ranges(batch.primary_seq(i), batch.positions()[i], mask_ranges_);
-  }
-  mask_offsets_.push_back(static_cast<int32_t>(mask_ranges_.size()));
-  backend::AttentionMask mask{mask_offsets_.data(), mask_ranges_.data(), positions};
-
-  out_rows_.clear();
-  for (size_t i = begin; i < end; ++i) {
-    if (batch.wants_logits(i)) out_rows_.push_back(static_cast<int32_t>(i - begin));
-  }
-  const int64_t n_out = static_cast<int64_t>(out_rows_.size());
-  if (n_out > ws_.logits_rows) {
-    LATHE_ASSIGN_OR_RETURN(ws_.logits, be.allocate(static_cast<size_t>(n_out * hp.n_vocab) * sizeof(float)));
-    ws_.logits_rows = n_out;
-  }
-
-  float* x = ws_.x.as<float>();
-  float* h = ws_.h.as<float>();
-  float* q = ws_.q.as<float>();
-  float* k = ws_.k.as<float>();
-  float* v = ws_.v.as<float>();
-  float* attn = ws_.attn.as<float>();
-  float* gate = ws_.gate.as<float>();
-  float* up = ws_.up.as<float>();
-
-  backend::RopeParams rope;
-  rope.head_dim = hp.head_dim_k;
-  rope.n_rot = hp.n_rot;
-  rope.mode = hp.rope_mode;
-  rope.freq_base = hp.rope_freq_base;
-  rope.freq_scale = hp.rope_scaling == model::RopeScaling::kLinear ||
-                            hp.rope_scaling == model::RopeScaling::kYarn
-                        ? 1.0f / hp.rope_scaling_factor
-                        : 1.0f;
-  rope.freq_factors = model_->rope_freq_factors();
-  rope.n_ctx_orig = hp.rope_orig_ctx;
-  if (hp.rope_scaling == model::RopeScaling::kYarn) {
-    rope.ext_factor = 1.0f;
-    rope.beta_fast = hp.yarn_beta_fast;
-    rope.beta_slow = hp.yarn_beta_slow;
-    // The rope kernel scales magnitudes by 1 + 0.1 ln(factor). Files with a log multiplier
-    // (mscale_all_dims) ask for that to be divided by 1 + 0.1 mscale_all_dims ln(factor).
-    if (hp.yarn_log_mul != 0.0f && hp.rope_scaling_factor > 1.0f) {
-      rope.attn_factor = 1.0f / (1.0f + 0.1f * hp.yarn_log_mul * std::log(hp.rope_scaling_factor));
-    }
-  }
-
-  backend::AttentionParams ap;
-  ap.n_head = hp.n_head;
-  ap.n_head_kv = hp.n_head_kv;
-  ap.head_dim = hp.head_dim_k;
-  ap.scale = hp.attention_scale != 0.0f ? hp.attention_scale
-                                        : 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k));
-  ap.flash = params_.flash_attention;
-
-  be.get_rows(model_->token_embd(), tokens, n, x);
-  int64_t rows = n;  // rows still flowing through the layers
-  for (int64_t il = 0; il < hp.n_layer; ++il) {
-    const model::LayerWeights& L = model_->layers()[static_cast<size_t>(il)];
-    const backend::KvLayerView kv = kv_.layer(il);
-    be.rms_norm(x, L.attn_norm, n, hp.n_embd, hp.rms_eps, h);
-    const backend::MatmulTarget qkv[] = {
-        {&L.wq.weight, L.wq.bias, q}, {&L.wk.weight, L.wk.bias, k}, {&L.wv.weight, L.wv.bias, v}};
-    be.matmul_group(qkv, h, n);
-    if (L.q_norm != nullptr) {
-      be.rms_norm(q, L.q_norm, n * hp.n_head, hp.head_dim_k, hp.rms_eps, q);
-      be.rms_norm(k, L.k_norm, n * hp.n_head_kv, hp.head_dim_k, hp.rms_eps, k);
-    }
-    be.rope(q, n, hp.n_head, positions, rope);
-    be.rope(k, n, hp.n_head_kv, positions, rope);
-    be.store_kv(k, v, n, cells, kv, hp.n_embd_k(), hp.n_embd_v());
-    be.attention(q, kv, mask, n, ap, attn);
-    if (il == hp.n_layer - 1 && n_out < n) {
-      // Only the rows that produce logits matter past the last attention.
-      be.gather_rows(attn, hp.n_embd_q(), out_rows_.data(), n_out, attn);
-      be.gather_rows(x, hp.n_embd, out_rows_.data(), n_out, x);
-      rows = n_out;
-    }
-    be.matmul(L.wo.weight, L.wo.bias, attn, rows, h);
-    be.add(x, h, rows * hp.n_embd);
-    be.rms_norm(x, L.ffn_norm, rows, hp.n_embd, hp.rms_eps, h);
-    const backend::MatmulTarget gate_up[] = {{&L.ffn_gate.weight, L.ffn_gate.bias, gate},
-                                             {&L.ffn_up.weight, L.ffn_up.bias, up}};
-    be.matmul_group(gate_up, h, rows);
-    be.swiglu(gate, up, rows * hp.n_ff, gate);
-    be.matmul(L.ffn_down.weight, L.ffn_down.bias, gate, rows, h);
-    be.add(x, h, rows * hp.n_embd);
-  }
-  if (n_out == 0) return Status();
-  if (rows != n_out) {
-    be.gather_rows(x, hp.n_embd, out_rows_.data(), n_out, x);
-  }
-  be.rms_norm(x, model_->output_norm(), n_out, hp.n_embd, hp.rms_eps, h);
-  float* logits_dev = ws_.logits.as<float>();
-  be.matmul(model_->output(), nullptr, h, n_out, logits_dev);
-  // Entries wanting logits are numbered in batch order, so this micro-batch's rows are contiguous.
-  const int32_t first_row = logits_row_of_entry_[begin + static_cast<size_t>(out_rows_[0])];
-  be.to_host(logits_dev, n_out * hp.n_vocab,
-             logits_.data() + static_cast<size_t>(first_row) * static_cast<size_t>(hp.n_vocab));
   return Status();
 }
 

@@ -55,7 +55,10 @@ class Context {
   Context(std::shared_ptr<const model::Model> model, std::shared_ptr<backend::Backend> backend,
           const ContextParams& params, kv::KvCache kv);
   Status allocate_workspace();
+  // The forward pass of one micro-batch (runtime/forward.cpp).
   Status forward_ubatch(size_t begin, size_t end, const Batch& batch);
+  // Builds the micro-batch's attention masks, one per distinct window of the model's layers.
+  void build_masks(size_t begin, size_t end, const Batch& batch);
 
   std::shared_ptr<const model::Model> model_;
   std::shared_ptr<backend::Backend> backend_;
@@ -66,13 +69,23 @@ class Context {
   // Activations of one micro-batch, in backend memory.
   struct Workspace {
     backend::Buffer x, h, q, k, v, attn, gate, up, logits;
+    backend::Buffer fused;  // a fused q/k/v or gate/up projection before it is split
     int64_t logits_rows = 0;
   } ws_;
 
   // Per-ubatch inputs, reused across calls.
   std::vector<int32_t> cells_;
-  std::vector<int32_t> mask_offsets_;
-  std::vector<backend::CellRange> mask_ranges_;
+  // One mask per distinct attention window (0: global) of the model's layers; a layer reads the
+  // mask of its window.
+  struct WindowMask {
+    int32_t window = 0;
+    std::vector<int32_t> offsets;
+    std::vector<ops::CellRange> ranges;
+    std::vector<ops::CellRange> token_bounds;
+    ops::AttentionMask mask;
+  };
+  std::vector<WindowMask> masks_;
+  std::vector<uint8_t> layer_mask_;  // per layer: its index in masks_
   std::vector<int32_t> out_rows_;
 
   // Logits of the last decode: one row per entry that asked.

@@ -41,10 +41,10 @@ struct Problem {
   uint64_t row_bytes = 0;
   std::vector<float> q;
   std::vector<int32_t> offsets;
-  std::vector<backend::CellRange> ranges;
-  backend::KvLayerView kv;
-  backend::AttentionMask mask;
-  backend::AttentionParams params;
+  std::vector<ops::CellRange> ranges;
+  ops::KvLayerView kv;
+  ops::AttentionMask mask;
+  ops::AttentionParams params;
 
   explicit Problem(const Case& c) {
     std::mt19937 rng(static_cast<uint32_t>(c.head_dim * 131 + c.gqa * 17 + c.n_cells));

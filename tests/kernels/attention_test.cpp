@@ -40,14 +40,14 @@ TEST_P(AttentionTest, MatchesDoublePrecisionSoftmax) {
   ASSERT_TRUE(quant::dequantize_rows(c.kv_type, kq.data(), kd.data(), c.n_cells, row).ok());
   ASSERT_TRUE(quant::dequantize_rows(c.kv_type, vq.data(), vd.data(), c.n_cells, row).ok());
 
-  backend::KvLayerView kv{kq.data(), vq.data(), c.kv_type, c.kv_type, row_bytes, row_bytes};
-  backend::AttentionParams params;
+  ops::KvLayerView kv{kq.data(), vq.data(), c.kv_type, c.kv_type, row_bytes, row_bytes};
+  ops::AttentionParams params;
   params.n_head = 4;
   params.n_head_kv = n_head_kv;
   params.head_dim = c.head_dim;
   params.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   // Two ranges with a gap, cells [0, n/3) and [n/3 + 1, n), when there are enough cells.
-  std::vector<backend::CellRange> ranges = {{0, static_cast<int32_t>(c.n_cells)}};
+  std::vector<ops::CellRange> ranges = {{0, static_cast<int32_t>(c.n_cells)}};
   if (c.n_cells >= 3) {
     ranges = {{0, static_cast<int32_t>(c.n_cells / 3)},
               {static_cast<int32_t>(c.n_cells / 3 + 1), static_cast<int32_t>(c.n_cells)}};

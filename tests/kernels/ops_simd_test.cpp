@@ -75,10 +75,10 @@ TEST(OpsSimd, RopeMatchesReference) {
                           {64, 24}, {128, 40}, {96, 96},   {8, 8},   {2, 2}};
   for (const KernelTable& t : tables) {
     for (const Shape& s : shapes) {
-      for (auto mode : {model::RopeMode::kNormal, model::RopeMode::kNeox}) {
+      for (auto mode : {ops::RopeMode::kNormal, ops::RopeMode::kNeox}) {
         SCOPED_TRACE(t.isa + " d=" + std::to_string(s.head_dim) + " n_rot=" +
-                     std::to_string(s.n_rot) + (mode == model::RopeMode::kNeox ? " neox" : ""));
-        backend::RopeParams p;
+                     std::to_string(s.n_rot) + (mode == ops::RopeMode::kNeox ? " neox" : ""));
+        ops::RopeParams p;
         p.head_dim = s.head_dim;
         p.n_rot = s.n_rot;
         p.mode = mode;

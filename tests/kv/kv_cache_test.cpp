@@ -81,7 +81,7 @@ TEST_F(KvCacheTest, SharedPrefixIsStoredOnceAndVisibleToBoth) {
   EXPECT_EQ(cache.seq_pos_max(1), 3);
   ASSERT_TRUE(claim_run(cache, 1, 4, 6).ok());
   ASSERT_TRUE(claim_run(cache, 0, 4, 5).ok());
-  std::vector<backend::CellRange> ranges;
+  std::vector<ops::CellRange> ranges;
   cache.visible_ranges(1, 5, ranges);
   int visible = 0;
   for (auto r : ranges) visible += r.end - r.begin;
@@ -103,7 +103,7 @@ TEST_F(KvCacheTest, SharedPrefixIsStoredOnceAndVisibleToBoth) {
 TEST_F(KvCacheTest, VisibilityRespectsPositionAndCausality) {
   KvCache cache = make(16);
   ASSERT_TRUE(claim_run(cache, 0, 0, 8).ok());
-  std::vector<backend::CellRange> ranges;
+  std::vector<ops::CellRange> ranges;
   cache.visible_ranges(0, 3, ranges);
   ASSERT_EQ(ranges.size(), 1u);
   EXPECT_EQ(ranges[0].end - ranges[0].begin, 4);

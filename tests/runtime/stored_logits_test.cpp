@@ -1,5 +1,6 @@
 // The forward pass's logits stay bit-identical across restructurings: every fixture model, at
-// every kernel level this CPU runs, gives the exact bytes stored in tests/fixtures/stored-logits.json.
+// every kernel level this CPU runs, gives the exact bytes stored in
+// tests/fixtures/stored-logits.json.
 //
 // The stored hashes were written by the build before the per-layer model spec replaced the
 // hard-wired llama block (commit 7db3602), so any change of op order, rounding or kernel choice
@@ -30,9 +31,8 @@ namespace lathe {
 namespace {
 
 const char* const kModels[] = {
-    "tiny-llama-f16",    "tiny-llama-bf16",   "tiny-llama-q8_0", "tiny-llama-q4_0",
-    "tiny-llama-q4_k",   "tiny-llama-q6_k",   "tiny-llama-iq4_xs", "tiny-qwen2-q4_0",
-    "tiny-qwen3-q8_0",   "stories260K",
+    "tiny-llama-f16",  "tiny-llama-bf16",   "tiny-llama-q8_0", "tiny-llama-q4_0", "tiny-llama-q4_k",
+    "tiny-llama-q6_k", "tiny-llama-iq4_xs", "tiny-qwen2-q4_0", "tiny-qwen3-q8_0", "stories260K",
 };
 
 std::string model_file(const std::string& name) {
@@ -42,7 +42,9 @@ std::string reference_file(const std::string& name) {
   return name == "stories260K" ? "real/stories260K/reference.json" : "reference/" + name + ".json";
 }
 
-std::string stored_path() { return std::string(LATHE_TEST_SOURCE_DIR) + "/fixtures/stored-logits.json"; }
+std::string stored_path() {
+  return std::string(LATHE_TEST_SOURCE_DIR) + "/fixtures/stored-logits.json";
+}
 
 // FNV-1a over the bytes of every logits row, in the order the scenarios produce them.
 class LogitsHash {
@@ -65,7 +67,9 @@ class LogitsHash {
   int rows_ = 0;
 };
 
-int32_t greedy(const float* logits, int64_t n) { return testing::argmax(logits, static_cast<size_t>(n)); }
+int32_t greedy(const float* logits, int64_t n) {
+  return testing::argmax(logits, static_cast<size_t>(n));
+}
 
 // The kernel table a level gives on this CPU, named by what decides its numerics: the
 // instruction set, and on AVX-512 whether BF16 dot products are native.
@@ -78,8 +82,8 @@ std::vector<Level> levels_of_this_cpu() {
   const CpuFeatures cpu = CpuFeatures::detect();
   std::vector<Level> out;
   std::map<std::string, bool> seen;
-  for (kernels::KernelLevel level :
-       {kernels::KernelLevel::kScalar, kernels::KernelLevel::kAvx2, kernels::KernelLevel::kAvx512}) {
+  for (kernels::KernelLevel level : {kernels::KernelLevel::kScalar, kernels::KernelLevel::kAvx2,
+                                     kernels::KernelLevel::kAvx512}) {
     std::string key = kernels::select_kernels(cpu, level).isa;
     if (key == "avx512" && !cpu.avx512bf16) key += "-nobf16";
     if (seen[key]) continue;

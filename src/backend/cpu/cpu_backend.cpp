@@ -7,6 +7,9 @@
 #include <cstring>
 #include <limits>
 
+#include "hw/probe_kernels.h"
+#include "hw/probes.h"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -70,7 +73,7 @@ uint8_t* CpuBackend::activation_scratch(size_t bytes) {
   return activation_scratch_.data();
 }
 
-void CpuBackend::get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
+void CpuBackend::get_rows(const ops::WeightMatrix& table, const int32_t* ids, int64_t n,
                           float* out) {
   const auto dequantize = kernels_.dequantize_for(table.type);
   // Rows of a mapped file are read with pread (MappedFile::read), not through the mapping: the
@@ -122,7 +125,7 @@ std::pair<int64_t, int64_t> row_chunk(int64_t rows, int ith, int nth) {
 
 // A hash of 16 words spread over the weight: it runs on every matmul, so it reads 128 bytes, enough
 // to tell two models' weights apart.
-uint64_t fingerprint(const model::WeightMatrix& w) {
+uint64_t fingerprint(const ops::WeightMatrix& w) {
   const auto* p = static_cast<const uint8_t*>(w.data);
   const uint64_t total = w.bytes();
   uint64_t h = 1469598103934665603ull;
@@ -143,7 +146,7 @@ void CpuBackend::clear_repacked() {
   repacked_bytes_ = 0;
 }
 
-CpuBackend::RepackKey CpuBackend::repack_key(const model::WeightMatrix& w) {
+CpuBackend::RepackKey CpuBackend::repack_key(const ops::WeightMatrix& w) {
   // A weight of a known file is never read again once packed (its pages may even be released),
   // so it is found by file and offset, not by sampling its bytes.
   return w.source_identity != 0
@@ -152,14 +155,13 @@ CpuBackend::RepackKey CpuBackend::repack_key(const model::WeightMatrix& w) {
                          w.cols};
 }
 
-std::span<const uint8_t> CpuBackend::matmul_weight_bytes(const model::WeightMatrix& w) const {
+std::span<const uint8_t> CpuBackend::matmul_weight_bytes(const ops::WeightMatrix& w) const {
   auto it = repacked_.find(repack_key(w));
   if (it != repacked_.end()) return {it->second.data.get(), it->second.bytes};
   return {static_cast<const uint8_t*>(w.data), w.bytes()};
 }
 
-const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
-                                    const kernels::RepackKernels& rk) {
+const uint8_t* CpuBackend::repacked(const ops::WeightMatrix& w, const kernels::RepackKernels& rk) {
   const RepackKey key = repack_key(w);
   auto it = repacked_.find(key);
   if (it != repacked_.end()) return it->second.data.get();
@@ -200,7 +202,7 @@ const uint8_t* CpuBackend::repacked(const model::WeightMatrix& w,
   return packed;
 }
 
-void CpuBackend::matmul(const model::WeightMatrix& w, const float* bias, const float* x,
+void CpuBackend::matmul(const ops::WeightMatrix& w, const float* bias, const float* x,
                         int64_t n_rows, float* out) {
   const TensorType act_type = kernels_.vec_dot_type_for(w.type);
   const auto quantize = kernels_.quantize_for(act_type);
@@ -234,7 +236,7 @@ void CpuBackend::matmul_group(std::span<const MatmulTarget> targets, const float
                               int64_t n_rows) {
   constexpr size_t kMaxTargets = 4;
   if (targets.empty()) return;
-  const model::WeightMatrix& first = *targets[0].weight;
+  const ops::WeightMatrix& first = *targets[0].weight;
   const TensorType act_type = kernels_.vec_dot_type_for(first.type);
   bool shared_input = targets.size() <= kMaxTargets;
   for (const MatmulTarget& t : targets) {
@@ -262,7 +264,7 @@ void CpuBackend::matmul_group(std::span<const MatmulTarget> targets, const float
   int64_t total_groups = 0;
   int64_t work = 0;
   for (size_t i = 0; i < targets.size(); ++i) {
-    const model::WeightMatrix& w = *targets[i].weight;
+    const ops::WeightMatrix& w = *targets[i].weight;
     kernels::MatmulFn kernel = kernels_.matmul_for(w.type);
     const auto* weights = static_cast<const uint8_t*>(w.data);
     const kernels::RepackKernels& rk = kernels_.repack_for(w.type);
@@ -355,7 +357,24 @@ void CpuBackend::attention(const float* q, const KvLayerView& kv, const Attentio
   int64_t max_span = 0;
   int64_t lo_all = std::numeric_limits<int64_t>::max(), hi_all = 0;
   bool ordered = true;
-  for (int64_t tile = 0; tile < n_tiles; ++tile) {
+  if (mask.token_bounds != nullptr) {
+    // Summarized by the caller: only the tiles' spans are left to work out, from each token's
+    // bounds.
+    max_visible = mask.max_visible;
+    ordered = mask.sorted;
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+      for (int64_t t = tile * tile_tokens; t < std::min(n_tokens, (tile + 1) * tile_tokens); ++t) {
+        if (mask.offsets[t] == mask.offsets[t + 1]) continue;
+        lo = std::min<int64_t>(lo, mask.token_bounds[t].begin);
+        hi = std::max<int64_t>(hi, mask.token_bounds[t].end);
+      }
+      max_span = std::max(max_span, hi - lo);
+      lo_all = std::min(lo_all, lo);
+      hi_all = std::max(hi_all, hi);
+    }
+  }
+  for (int64_t tile = 0; mask.token_bounds == nullptr && tile < n_tiles; ++tile) {
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
     for (int64_t t = tile * tile_tokens; t < std::min(n_tokens, (tile + 1) * tile_tokens); ++t) {
       int64_t visible = 0;
@@ -431,11 +450,51 @@ void CpuBackend::attention(const float* q, const KvLayerView& kv, const Attentio
   });
 }
 
-void CpuBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {
+void CpuBackend::glu(ops::Activation act, const float* gate, const float* up, int64_t n,
+                     float* out) {
+  const kernels::SwigluFn kernel =
+      act == ops::Activation::kSwiGLU ? kernels_.swiglu : kernels_.geglu;
   parallel(n, 16384, [&](int ith, int nth) {
     auto [begin, end] = ThreadPool::chunk(n, ith, nth);
-    kernels_.swiglu(gate + begin, up + begin, end - begin, out + begin);
+    kernel(gate + begin, up + begin, end - begin, out + begin);
   });
+}
+
+void CpuBackend::scale(float* x, int64_t n, float factor) {
+  parallel(n, 65536, [&](int ith, int nth) {
+    auto [begin, end] = ThreadPool::chunk(n, ith, nth);
+    kernels_.scale(x + begin, end - begin, factor);
+  });
+}
+
+void CpuBackend::softcap(float* x, int64_t n, float cap) {
+  parallel(n, 16384, [&](int ith, int nth) {
+    auto [begin, end] = ThreadPool::chunk(n, ith, nth);
+    kernels_.softcap(x + begin, end - begin, cap);
+  });
+}
+
+void CpuBackend::split_columns(const float* x, int64_t rows, std::span<const int64_t> widths,
+                               std::span<float* const> outs) {
+  int64_t width = 0;
+  for (int64_t w : widths) width += w;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t offset = 0;
+    for (size_t j = 0; j < widths.size(); ++j) {
+      std::memcpy(outs[j] + r * widths[j], x + r * width + offset,
+                  static_cast<size_t>(widths[j]) * sizeof(float));
+      offset += widths[j];
+    }
+  }
+}
+
+Expected<double> CpuBackend::weight_read_bandwidth(std::span<const WeightMatrix* const> weights) {
+  std::vector<std::span<const uint8_t>> regions;
+  regions.reserve(weights.size());
+  for (const WeightMatrix* w : weights) regions.push_back(matmul_weight_bytes(*w));
+  const hw::ReadPassResult pass = hw::read_pass(hw::best_read_kernel(cpu_), regions, pool_);
+  if (!(pass.seconds > 0)) return internal_error("the read pass took no time");
+  return static_cast<double>(pass.bytes) / pass.seconds;
 }
 
 void CpuBackend::add(float* x, const float* y, int64_t n) {

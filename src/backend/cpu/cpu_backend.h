@@ -29,7 +29,8 @@ class CpuBackend : public Backend {
 
   std::string name() const override { return "CPU"; }
   std::string description() const override;
-  int n_threads() const { return pool_.size(); }
+  int n_threads() const override { return pool_.size(); }
+  Expected<double> weight_read_bandwidth(std::span<const WeightMatrix* const> weights) override;
   const kernels::KernelTable& kernels() const { return kernels_; }
   ThreadPool& pool() { return pool_; }
   // Memory held by repacked copies of weights (0 when repacking is off or unused).
@@ -37,14 +38,13 @@ class CpuBackend : public Backend {
   // Drops every repacked copy; the next matmul of each weight packs it again.
   void clear_repacked();
   // The bytes a matmul with w reads: its repacked copy once one was made, else w's own bytes.
-  std::span<const uint8_t> matmul_weight_bytes(const model::WeightMatrix& w) const;
+  std::span<const uint8_t> matmul_weight_bytes(const ops::WeightMatrix& w) const;
 
   Expected<Buffer> allocate(size_t bytes) override;
-  void get_rows(const model::WeightMatrix& table, const int32_t* ids, int64_t n,
-                float* out) override;
+  void get_rows(const ops::WeightMatrix& table, const int32_t* ids, int64_t n, float* out) override;
   void rms_norm(const float* x, const float* weight, int64_t rows, int64_t width, float eps,
                 float* out) override;
-  void matmul(const model::WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
+  void matmul(const ops::WeightMatrix& w, const float* bias, const float* x, int64_t n_rows,
               float* out) override;
   void matmul_group(std::span<const MatmulTarget> targets, const float* x, int64_t n_rows) override;
   void rope(float* x, int64_t n_tokens, int64_t n_heads, const int32_t* positions,
@@ -53,7 +53,11 @@ class CpuBackend : public Backend {
                 const KvLayerView& kv, int64_t n_embd_k, int64_t n_embd_v) override;
   void attention(const float* q, const KvLayerView& kv, const AttentionMask& mask, int64_t n_tokens,
                  const AttentionParams& params, float* out) override;
-  void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
+  void glu(ops::Activation act, const float* gate, const float* up, int64_t n, float* out) override;
+  void scale(float* x, int64_t n, float factor) override;
+  void softcap(float* x, int64_t n, float cap) override;
+  void split_columns(const float* x, int64_t rows, std::span<const int64_t> widths,
+                     std::span<float* const> outs) override;
   void add(float* x, const float* y, int64_t n) override;
   void gather_rows(const float* x, int64_t width, const int32_t* rows, int64_t n,
                    float* out) override;
@@ -65,7 +69,7 @@ class CpuBackend : public Backend {
   void parallel(int64_t work_items, int64_t min_items_per_thread, Job&& job);
   uint8_t* activation_scratch(size_t bytes);
   // The repacked copy of w, packing it on first use; null when it cannot be made.
-  const uint8_t* repacked(const model::WeightMatrix& w, const kernels::RepackKernels& rk);
+  const uint8_t* repacked(const ops::WeightMatrix& w, const kernels::RepackKernels& rk);
 
   // A repacked weight, found again by the address, shape and a sample of the bytes of the
   // original: a model loaded later at the same address does not reuse another model's copy.
@@ -80,7 +84,7 @@ class CpuBackend : public Backend {
     int64_t cols;
     bool operator==(const RepackKey&) const = default;
   };
-  static RepackKey repack_key(const model::WeightMatrix& w);
+  static RepackKey repack_key(const ops::WeightMatrix& w);
   struct RepackKeyHash {
     size_t operator()(const RepackKey& k) const {
       uint64_t h = k.source * 0x9e3779b97f4a7c15ull ^ k.offset;

@@ -59,6 +59,9 @@ KernelTable reference_kernels() {
   table.rms_norm_row = &ref::rms_norm_row;
   table.rope_head = &ref::rope_head;
   table.swiglu = &ref::swiglu;
+  table.geglu = &ref::geglu;
+  table.scale = &ref::scale;
+  table.softcap = &ref::softcap;
   table.add = &ref::add;
   table.exp = &ref::exp;
   return table;

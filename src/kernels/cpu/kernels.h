@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "backend/backend.h"
 #include "core/cpu_features.h"
 #include "core/tensor_type.h"
+#include "ops/attention.h"
+#include "ops/rope.h"
 
 namespace lathe::kernels {
 
@@ -61,8 +62,13 @@ struct RepackKernels {
 // Float elementwise operations (the reference is in ref/ops_ref.cpp; each SIMD variant is tested
 // against it).
 using RmsNormRowFn = void (*)(const float* x, const float* w, int64_t n, float eps, float* y);
-using RopeHeadFn = void (*)(float* x, const float* cache, const backend::RopeParams& p);
+using RopeHeadFn = void (*)(float* x, const float* cache, const ops::RopeParams& p);
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+// gelu(gate) * up with gelu's tanh form, as Gemma uses it.
+using GegluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+using ScaleFn = void (*)(float* x, int64_t n, float factor);
+// x = cap * tanh(x / cap): Gemma's soft-capping of logits.
+using SoftcapFn = void (*)(float* x, int64_t n, float cap);
 using AddFn = void (*)(float* x, const float* y, int64_t n);
 // y[i] = e^x[i]; the SIMD versions state their error bound (exp_avx512.h, exp_avx2.h).
 using ExpFn = void (*)(const float* x, float* y, int64_t n);
@@ -122,9 +128,9 @@ struct KernelTable;
 struct AttentionArgs {
   const float* q = nullptr;
   float* out = nullptr;
-  const backend::KvLayerView* kv = nullptr;
-  const backend::AttentionMask* mask = nullptr;
-  const backend::AttentionParams* params = nullptr;
+  const ops::KvLayerView* kv = nullptr;
+  const ops::AttentionMask* mask = nullptr;
+  const ops::AttentionParams* params = nullptr;
   const KernelTable* table = nullptr;  // q's conversion to K's dot type, dequantizers
 };
 
@@ -159,6 +165,9 @@ struct KernelTable {
   RmsNormRowFn rms_norm_row = nullptr;
   RopeHeadFn rope_head = nullptr;
   SwigluFn swiglu = nullptr;
+  GegluFn geglu = nullptr;
+  ScaleFn scale = nullptr;
+  SoftcapFn softcap = nullptr;
   AddFn add = nullptr;
   ExpFn exp = nullptr;
 

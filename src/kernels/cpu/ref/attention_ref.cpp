@@ -13,10 +13,10 @@ namespace {
 
 // The online softmax over the visible cells in [c0, c1): acc (d values) gets Σ weight·v relative
 // to the running maximum, `max` and `sum` the final maximum and sum of weights.
-void flash_head(const uint8_t* q_converted, const backend::KvLayerView& kv, int64_t kv_head,
-                const backend::CellRange* ranges, int64_t n_ranges, int64_t c0, int64_t c1,
-                const backend::AttentionParams& p, const KernelTable& kernels, float* v_row,
-                float* acc, float& max, float& sum) {
+void flash_head(const uint8_t* q_converted, const ops::KvLayerView& kv, int64_t kv_head,
+                const ops::CellRange* ranges, int64_t n_ranges, int64_t c0, int64_t c1,
+                const ops::AttentionParams& p, const KernelTable& kernels, float* v_row, float* acc,
+                float& max, float& sum) {
   const int64_t d = p.head_dim;
   const DotFn dot = kernels.dot_for(kv.type_k);
   const DequantizeRowFn dequantize_v = kernels.dequantize_for(kv.type_v);
@@ -54,10 +54,9 @@ void flash_head(const uint8_t* q_converted, const backend::KvLayerView& kv, int6
 
 }  // namespace
 
-void attention_head(const float* q, const backend::KvLayerView& kv, int64_t kv_head,
-                    const backend::CellRange* ranges, int64_t n_ranges,
-                    const backend::AttentionParams& p, const KernelTable& kernels,
-                    AttentionScratch& scratch, float* out) {
+void attention_head(const float* q, const ops::KvLayerView& kv, int64_t kv_head,
+                    const ops::CellRange* ranges, int64_t n_ranges, const ops::AttentionParams& p,
+                    const KernelTable& kernels, AttentionScratch& scratch, float* out) {
   const int64_t d = p.head_dim;
   // q meets K in K's dot-product format (f16 for an f16 cache, q8_0 for quantized caches), the
   // same pairing a matmul with K as weights would use.
@@ -120,7 +119,7 @@ void attention_head(const float* q, const backend::KvLayerView& kv, int64_t kv_h
 namespace lathe::kernels::ref {
 
 void attention_item(const AttentionArgs& args, const AttentionItem& item, AttentionScratch& scratch) {
-  const backend::AttentionParams& p = *args.params;
+  const ops::AttentionParams& p = *args.params;
   const int64_t d = p.head_dim;
   const int64_t gqa = p.n_head / p.n_head_kv;
   const int64_t nt = item.t1 - item.t0;
@@ -158,7 +157,7 @@ void attention_item(const AttentionArgs& args, const AttentionItem& item, Attent
 
 void merge_attention_partials(const AttentionArgs& args, const AttentionItem& item,
                               const float* parts, int64_t part_stride, int64_t n_parts) {
-  const backend::AttentionParams& p = *args.params;
+  const ops::AttentionParams& p = *args.params;
   const int64_t d = p.head_dim;
   const int64_t gqa = p.n_head / p.n_head_kv;
   const int64_t nt = item.t1 - item.t0;

@@ -29,7 +29,7 @@ float yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, float n_rot, float base)
 
 }  // namespace
 
-void rope_cache(float position, const backend::RopeParams& p, float* cache) {
+void rope_cache(float position, const ops::RopeParams& p, float* cache) {
   // θ advances by a constant ratio per pair; computing it by repeated multiplication (rather than
   // pow per pair) follows the reference implementation's rounding.
   const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
@@ -59,8 +59,8 @@ void rope_cache(float position, const backend::RopeParams& p, float* cache) {
   }
 }
 
-void rope_head(float* x, const float* cache, const backend::RopeParams& p) {
-  if (p.mode == model::RopeMode::kNormal) {
+void rope_head(float* x, const float* cache, const ops::RopeParams& p) {
+  if (p.mode == ops::RopeMode::kNormal) {
     for (int64_t i0 = 0; i0 < p.n_rot; i0 += 2) {
       const float c = cache[i0];
       const float s = cache[i0 + 1];
@@ -88,6 +88,24 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+// gelu(x) ~ 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the form Gemma was trained with.
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float gelu = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * g * (1.0f + 0.044715f * g * g)));
+    out[i] = gelu * up[i];
+  }
+}
+
+void scale(float* x, int64_t n, float factor) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void add(float* x, const float* y, int64_t n) {

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.h"
 #include "kernels/cpu/kernels.h"
 
 namespace lathe::kernels::ref {
@@ -16,11 +15,14 @@ void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y
 
 // Per-position cos/sin table of one head: cache[2i] = cos θᵢ, cache[2i+1] = sin θᵢ, for the
 // n_rot/2 rotated pairs.
-void rope_cache(float position, const backend::RopeParams& p, float* cache);
+void rope_cache(float position, const ops::RopeParams& p, float* cache);
 // Rotates one head of head_dim values in place with a cache from rope_cache.
-void rope_head(float* x, const float* cache, const backend::RopeParams& p);
+void rope_head(float* x, const float* cache, const ops::RopeParams& p);
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void geglu(const float* gate, const float* up, int64_t n, float* out);
+void scale(float* x, int64_t n, float factor);
+void softcap(float* x, int64_t n, float cap);
 void add(float* x, const float* y, int64_t n);
 // y = e^x with std::exp, the oracle of the vectorized exp.
 void exp(const float* x, float* y, int64_t n);
@@ -34,10 +36,9 @@ using AttentionScratch = kernels::AttentionScratch;
 
 // Attention of one query head over the visible cells; writes head_dim values to out.
 // `flash` uses an online softmax in one pass; otherwise scores are materialized first.
-void attention_head(const float* q, const backend::KvLayerView& kv, int64_t kv_head,
-                    const backend::CellRange* ranges, int64_t n_ranges,
-                    const backend::AttentionParams& p, const KernelTable& kernels,
-                    AttentionScratch& scratch, float* out);
+void attention_head(const float* q, const ops::KvLayerView& kv, int64_t kv_head,
+                    const ops::CellRange* ranges, int64_t n_ranges, const ops::AttentionParams& p,
+                    const KernelTable& kernels, AttentionScratch& scratch, float* out);
 
 // The table's attention entry at the scalar level: attention_head for every (token, query head)
 // of the work item (all cells: the reference does not split cells, see AttentionItem).

@@ -222,7 +222,7 @@ inline Buffers carve(AttentionScratch& ws, int64_t d, int64_t kv_heads, int64_t 
 // Each token's ranges are sorted and disjoint; a cursor per token skips the ranges already passed.
 class BlockWalker {
  public:
-  BlockWalker(const backend::AttentionMask& mask, int64_t t0, int64_t nt, int64_t c0, int64_t c1,
+  BlockWalker(const ops::AttentionMask& mask, int64_t t0, int64_t nt, int64_t c0, int64_t c1,
               int64_t block, int64_t* cursor, uint64_t* bits)
       : mask_(mask), t0_(t0), nt_(nt), block_(block), cursor_(cursor), bits_(bits) {
     for (int64_t ti = 0; ti < nt_; ++ti) {
@@ -275,7 +275,7 @@ class BlockWalker {
   }
 
  private:
-  const backend::AttentionMask& mask_;
+  const ops::AttentionMask& mask_;
   int64_t t0_, nt_, block_;
   int64_t* cursor_;
   uint64_t* bits_;
@@ -351,8 +351,8 @@ void attention_item_d(const AttentionArgs& a, const AttentionItem& item, Attenti
   constexpr int64_t D = static_cast<int64_t>(NC) * L;
   // The fallback reads K and V from f32 copies of each block (see the top of the file).
   constexpr bool kConverted = std::is_same_v<KL, typename S::F32>;
-  const backend::AttentionParams& p = *a.params;
-  const backend::KvLayerView& kv = *a.kv;
+  const ops::AttentionParams& p = *a.params;
+  const ops::KvLayerView& kv = *a.kv;
   const KernelTable& table = *a.table;
   const int64_t gqa = p.n_head / p.n_head_kv;
   const int64_t nt = item.t1 - item.t0;

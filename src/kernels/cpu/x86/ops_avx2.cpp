@@ -43,9 +43,9 @@ void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y
   for (; i < n; ++i) y[i] = w != nullptr ? (x[i] * scale) * w[i] : x[i] * scale;
 }
 
-void rope_head(float* x, const float* cache, const backend::RopeParams& p) {
+void rope_head(float* x, const float* cache, const ops::RopeParams& p) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  if (p.mode == model::RopeMode::kNormal) {
+  if (p.mode == ops::RopeMode::kNormal) {
     // See ops_avx512.cpp: duplicate cos/sin over each pair, swap the pair, subtract on even lanes
     // and add on odd lanes, with the products rounded first as in the reference.
     int64_t i = 0;

@@ -43,9 +43,9 @@ void rms_norm_row(const float* x, const float* w, int64_t n, float eps, float* y
   }
 }
 
-void rope_head(float* x, const float* cache, const backend::RopeParams& p) {
+void rope_head(float* x, const float* cache, const ops::RopeParams& p) {
   const __m512 one = _mm512_set1_ps(1.0f);
-  if (p.mode == model::RopeMode::kNormal) {
+  if (p.mode == ops::RopeMode::kNormal) {
     // Pairs (x0, x1) are adjacent and so are (cos, sin) in the cache: duplicate cos and sin over
     // each pair, swap the pair's values, and combine with a subtract on even lanes and an add on
     // odd lanes. The products are rounded before the add/subtract, as in the reference.
