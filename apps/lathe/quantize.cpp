@@ -209,7 +209,7 @@ int run_quantize(int argc, char** argv) {
                  "attn_v/ffn_down in Q6_K); norms stay F32 and metadata is copied. Types: " +
                      synth::file_type_names() + ".");
   args.flag({"--pure"}, "every 2-D weight in TYPE (llama-quantize --pure)", &o.pure);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per core)", &o.threads);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &o.threads);
   args.option({"--output-tensor-type"}, "TYPE", "type of output.weight", &o.output_tensor_type);
   args.option({"--token-embedding-type"}, "TYPE", "type of token_embd.weight",
               &o.token_embedding_type);
@@ -218,7 +218,7 @@ int run_quantize(int argc, char** argv) {
   args.positional("IN", "the model to read (GGUF)", &o.input);
   args.positional("OUT", "the GGUF file to write", &o.output);
   args.positional("TYPE", "the file type, e.g. Q4_0, Q4_K_M, IQ4_XS", &o.type);
-  args.positional("NTHREADS", "threads (llama-quantize's spelling of -t)", &o.threads_positional,
+  args.positional("NTHREADS", "threads, as -t (llama-quantize's spelling)", &o.threads_positional,
                   false);
   Status status = args.parse(argc, argv);
   if (!status.ok()) return fail("quantize", status.message());
@@ -228,13 +228,10 @@ int run_quantize(int argc, char** argv) {
   }
   if (!o.threads_positional.empty()) {
     auto n = parse_int(o.threads_positional);
-    if (!n || *n < 1 || *n > 4096) {
-      return fail("quantize",
-                  "NTHREADS must be a positive number, got '" + o.threads_positional + "'");
-    }
-    o.threads = static_cast<int>(*n);
+    auto threads = n ? resolve_threads(*n) : Expected<int>(n.error());
+    if (!threads) return fail("quantize", "NTHREADS: " + threads.error().message());
+    o.threads = *threads;
   }
-  if (o.threads < 0) return fail("quantize", "-t must be positive");
   return quantize_main(o);
 }
 
