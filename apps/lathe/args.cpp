@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/cpu_features.h"
+
 namespace lathe::cli {
 
 Expected<int64_t> parse_int(std::string_view text) {
@@ -49,6 +51,15 @@ Expected<int> parse_on_off_auto(std::string_view text) {
   if (text == "off" || text == "0" || text == "false" || text == "no") return 0;
   if (text == "auto") return -1;
   return invalid_argument("expected on, off or auto, got '", text, "'");
+}
+
+Expected<int> resolve_threads(int64_t requested) {
+  if (requested == 0) return default_thread_count();
+  if (requested < 0 || requested > kMaxThreads) {
+    return invalid_argument("expected a thread count from 1 to ", kMaxThreads,
+                            ", or 0 for one per physical core, got ", requested);
+  }
+  return static_cast<int>(requested);
 }
 
 ArgParser::ArgParser(std::string command, std::string summary)
@@ -122,6 +133,39 @@ void ArgParser::list(std::vector<std::string> names, std::string metavar, std::s
     for (const auto& part : split(v, ',')) {
       LATHE_ASSIGN_OR_RETURN(int64_t value, parse_int(part));
       out->push_back(static_cast<int>(value));
+    }
+    return Status();
+  });
+}
+
+namespace {
+
+std::string thread_help(std::string help) {
+  return help + "; 1 to " + std::to_string(kMaxThreads) + ", or 0 = one per physical core";
+}
+
+}  // namespace
+
+void ArgParser::threads(std::vector<std::string> names, std::string help, int* out) {
+  option(std::move(names), "N", thread_help(std::move(help)), [out](std::string_view v) {
+    LATHE_ASSIGN_OR_RETURN(int64_t value, parse_int(v));
+    LATHE_ASSIGN_OR_RETURN(*out, resolve_threads(value));
+    return Status();
+  });
+}
+
+void ArgParser::threads_list(std::vector<std::string> names, std::string help,
+                             std::vector<int>* out) {
+  auto cleared = std::make_shared<bool>(false);
+  option(std::move(names), "N", thread_help(std::move(help)), [out, cleared](std::string_view v) {
+    if (!*cleared) {
+      out->clear();
+      *cleared = true;
+    }
+    for (const auto& part : split(v, ',')) {
+      LATHE_ASSIGN_OR_RETURN(int64_t value, parse_int(part));
+      LATHE_ASSIGN_OR_RETURN(int threads, resolve_threads(value));
+      out->push_back(threads);
     }
     return Status();
   });

@@ -31,6 +31,10 @@ class ArgParser {
   void option(std::vector<std::string> names, std::string metavar, std::string help, float* out);
   void option(std::vector<std::string> names, std::string metavar, std::string help, double* out);
   void flag(std::vector<std::string> names, std::string help, bool* out);
+  // A thread count (-t, -td), checked and resolved by resolve_threads; `help` gets the rule added.
+  void threads(std::vector<std::string> names, std::string help, int* out);
+  // A list of thread counts, as list() reads them, each checked and resolved by resolve_threads.
+  void threads_list(std::vector<std::string> names, std::string help, std::vector<int>* out);
   // Comma-separated list; the flag may also repeat ("-p 64,128 -p 256").
   void list(std::vector<std::string> names, std::string metavar, std::string help,
             std::vector<int>* out);
@@ -66,6 +70,14 @@ class ArgParser {
   std::vector<Positional> positionals_;
   bool help_requested_ = false;
 };
+
+// Every command reads a thread count the same way: 0 means one thread per physical core
+// (default_thread_count(), also what a command uses when the flag is absent), 1..kMaxThreads is
+// taken as given. 1024 is above the logical core count of today's two-socket x86 servers (two
+// EPYC 9965 have 768): past the logical cores more threads only take turns on them, and a count
+// in the hundreds of thousands would run into the system's thread limits, not a clear error.
+inline constexpr int kMaxThreads = 1024;
+Expected<int> resolve_threads(int64_t requested);
 
 // Parsing helpers shared by commands.
 Expected<int64_t> parse_int(std::string_view text);

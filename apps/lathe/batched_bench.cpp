@@ -88,7 +88,6 @@ Status validate(const Params& p) {
   LATHE_RETURN_IF_ERROR(check_list("-npl", p.n_pl, 1, kv::kMaxSequences));
   if (p.n_ctx < 1) return invalid_argument("-c must be positive");
   if (p.n_batch < 1 || p.n_ubatch < 1) return invalid_argument("-b and -ub must be positive");
-  if (p.threads < 0) return invalid_argument("-t must be positive");
   if (p.reps < 1) return invalid_argument("-r must be at least 1");
   if (p.output != "md" && p.output != "json" && p.output != "jsonl") {
     return invalid_argument("-o expects md, json or jsonl, got '", p.output, "'");
@@ -370,7 +369,7 @@ int run_batched_bench(int argc, char** argv) {
               &p.n_ctx);
   args.option({"-b", "--batch-size"}, "N", "tokens per decode call (default 2048)", &p.n_batch);
   args.option({"-ub", "--ubatch-size"}, "N", "tokens per forward pass (default 512)", &p.n_ubatch);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per core)", &p.threads);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &p.threads);
   args.option({"-fa", "--flash-attn"}, "on|off|auto", "fused attention (default auto = on)",
               &p.flash_attn);
   args.option({"-ctk", "--cache-type-k"}, "TYPE", "K cache type: f16, q8_0, q4_0", &p.type_k);

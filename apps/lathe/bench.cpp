@@ -820,7 +820,6 @@ Status validate(const Params& p) {
   LATHE_RETURN_IF_ERROR(check_range("-d", p.n_depth, 0, 1 << 24));
   LATHE_RETURN_IF_ERROR(check_range("-b", p.n_batch, 1, 1 << 24));
   LATHE_RETURN_IF_ERROR(check_range("-ub", p.n_ubatch, 1, 1 << 24));
-  LATHE_RETURN_IF_ERROR(check_range("-t", p.threads, 1, 4096));
   LATHE_RETURN_IF_ERROR(check_range("-ngl", p.n_gpu_layers, -1, 1 << 20));
   LATHE_RETURN_IF_ERROR(check_range("-mmp", p.mmap, 0, 1));
   if (p.reps < 1) return invalid_argument("-r must be at least 1");
@@ -837,9 +836,6 @@ Status validate(const Params& p) {
     if (!p.threads_draft.empty()) return invalid_argument("-td needs a draft model (-md FILE)");
   } else {
     LATHE_RETURN_IF_ERROR(check_range("--draft", p.n_draft, 1, 4096));
-    if (!p.threads_draft.empty()) {
-      LATHE_RETURN_IF_ERROR(check_range("-td", p.threads_draft, 1, 4096));
-    }
     bool any_gen = false;
     for (int n : p.n_gen) any_gen |= n > 0;
     if (!any_gen) return invalid_argument("-md needs a generation length: every -n is 0");
@@ -866,7 +862,7 @@ int run_bench(int argc, char** argv) {
               [&p](std::string_view v) { return parse_pg(v, &p.n_pg); });
   args.list({"-d", "--n-depth"}, "N", "tokens already in the cache (default 0)", &p.n_depth);
   args.option({"-r", "--repetitions"}, "N", "timed runs per test (default 5)", &p.reps);
-  args.list({"-t", "--threads"}, "N", "threads (default: one per core)", &p.threads);
+  args.threads_list({"-t", "--threads"}, "threads (default 0)", &p.threads);
   args.list({"-ngl", "--n-gpu-layers"}, "N",
             "layers on the GPU (accepted for llama-bench scripts; lathe bench runs on the CPU)",
             &p.n_gpu_layers);
@@ -883,9 +879,9 @@ int run_bench(int argc, char** argv) {
             &p.drafts);
   args.list({"--draft", "--draft-max", "--draft-n"}, "N",
             "most tokens drafted per pass in sd tests (default 16)", &p.n_draft);
-  args.list({"-td", "--threads-draft"}, "N",
-            "draft threads in sd tests (default: as -t, sharing the target's thread pool)",
-            &p.threads_draft);
+  args.threads_list({"-td", "--threads-draft"},
+                    "draft threads in sd tests (default: as -t, sharing the target's thread pool)",
+                    &p.threads_draft);
   args.flag({"--no-mmap"}, "read the model into memory (same as -mmp 0)", &no_mmap);
   args.option({"-o", "--output"}, "FORMAT", "md, csv, json or jsonl (default md)", &p.output);
   args.option({"--plot"}, "FILE.svg",

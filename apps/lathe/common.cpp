@@ -9,7 +9,7 @@ namespace lathe::cli {
 
 void add_model_flags(ArgParser& args, ModelFlags& flags) {
   args.option({"-m", "--model"}, "FILE", "model file (GGUF)", &flags.model_path);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per physical core)", &flags.threads);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &flags.threads);
   args.option({"-c", "--ctx-size"}, "N",
               "context size in tokens (default 4096; 0 = the model's training context)",
               &flags.n_ctx);

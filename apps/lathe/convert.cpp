@@ -148,7 +148,7 @@ int run_convert(int argc, char** argv) {
               "tokenizer.bin (llama2.c) or tokenizer.json; required for llama2.c checkpoints",
               &o.tokenizer);
   args.option({"--name"}, "NAME", "general.name (default: the input's name)", &o.name);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per core)", &o.threads);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &o.threads);
   args.flag({"-v", "--verbose"}, "one line per tensor", &o.verbose);
   args.flag({"-q", "--quiet"}, "no progress or summary", &o.quiet);
   Status status = args.parse(argc, argv);
@@ -157,7 +157,6 @@ int run_convert(int argc, char** argv) {
     std::fputs(args.help().c_str(), stdout);
     return 0;
   }
-  if (o.threads < 0) return fail("convert", "-t must be positive");
   return convert_main(o);
 }
 

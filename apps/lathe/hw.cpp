@@ -73,9 +73,9 @@ int run_hw(int argc, char** argv) {
                  "instruction mixes (int8 dot, f32 FMA, bf16 dot) per thread count. The result is "
                  "cached in $XDG_CACHE_HOME/lathe/hw.json (default ~/.cache/lathe/hw.json) and "
                  "reused until the CPU changes.");
-  args.list({"-t", "--threads"}, "LIST",
-            "thread counts to measure, e.g. 1,2,4 (default: 1..cores, powers of two above 8)",
-            &threads);
+  args.threads_list(
+      {"-t", "--threads"},
+      "thread counts to measure, e.g. 1,2,4 (default: 1..cores, powers of two above 8)", &threads);
   args.option({"--buffer-mb"}, "N",
               "read buffer in MiB, well beyond the last-level cache "
               "(default 1024)",
@@ -93,9 +93,6 @@ int run_hw(int argc, char** argv) {
   }
   if (output != "table" && output != "json") {
     return fail("hw", "-o expects table or json, got '" + output + "'");
-  }
-  for (int t : threads) {
-    if (t < 1) return fail("hw", "thread counts must be at least 1");
   }
   if (buffer_mb < 0) return fail("hw", "--buffer-mb must be positive");
   if (repetitions < 0) return fail("hw", "-r must be positive");

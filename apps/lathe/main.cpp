@@ -1,6 +1,8 @@
 // lathe: runs GGUF language models and measures them against the hardware's limits.
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 
 #include "bench_commands.h"
@@ -54,7 +56,19 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   for (const auto& c : kCommands) {
-    if (c.name == argv[1]) return c.run(argc - 2, argv + 2);
+    if (c.name != argv[1]) continue;
+    // Errors come back as Status; what still throws (std::bad_alloc, a refused thread in a
+    // library lathe calls) must end as one line and exit code 1 like any other error, not as an
+    // abort with a core dump.
+    try {
+      return c.run(argc - 2, argv + 2);
+    } catch (const std::bad_alloc&) {
+      return fail(c.name, "out of memory (std::bad_alloc)");
+    } catch (const std::exception& e) {
+      return fail(c.name, e.what());
+    } catch (...) {
+      return fail(c.name, "unexpected error of an unknown kind");
+    }
   }
   std::fprintf(stderr, "lathe: unknown command '%s'\n\n", argv[1]);
   print_usage(stderr);

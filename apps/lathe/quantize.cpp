@@ -4,7 +4,8 @@
 // it; other tensors and all metadata are copied, and general.file_type is set to TYPE. Rows are
 // converted on a thread pool a chunk at a time and streamed into the output, so memory use stays
 // at a few MB whatever the model. With --pure the quantizers' output is bit-identical to
-// `llama-quantize --pure` (tests/apps/quantize_test.cpp checks the shared fixtures).
+// `llama-quantize --pure` (tests/apps/quantize_test.cpp checks the shared fixtures). As with
+// llama-quantize, converting a weight that is already quantized needs --allow-requantize.
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -48,6 +49,11 @@ bool allows_quantization(const gguf::TensorInfo& t) {
   return true;
 }
 
+// ggml_is_quantized: every type with blocks of more than one weight (not F32, F16, BF16).
+bool is_quantized(TensorType type) {
+  return tensor_type_info(type).block_elems > 1;
+}
+
 std::string mib(uint64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -57,6 +63,7 @@ std::string mib(uint64_t bytes) {
 struct Options {
   std::string input, output, type, threads_positional;
   bool pure = false;
+  bool allow_requantize = false;
   int threads = 0;
   std::string output_tensor_type;
   std::string token_embedding_type;
@@ -123,6 +130,8 @@ int quantize_main(const Options& o) {
 
   std::vector<TensorType> types;
   uint64_t in_bytes = 0, out_bytes = 0;
+  const gguf::TensorInfo* requantized = nullptr;  // the first, when there are any
+  size_t n_requantized = 0;
   for (const gguf::TensorInfo& t : in.tensors()) {
     synth::TensorSpec spec;
     spec.name = t.name;
@@ -134,11 +143,26 @@ int quantize_main(const Options& o) {
       return fail("quantize", cat(o.input, ": tensor ", t.name, " is ", tensor_type_name(t.type),
                                   ", which lathe cannot dequantize"));
     }
+    // Quantizing quantized weights again compounds both rounding errors, so llama-quantize asks
+    // for --allow-requantize; a tensor that keeps its type is copied and loses nothing.
+    if (type != t.type && is_quantized(t.type)) {
+      if (requantized == nullptr) requantized = &t;
+      ++n_requantized;
+    }
     types.push_back(type);
     Status status = writer.add_tensor(t.name, type, t.shape);
     if (!status.ok()) return fail("quantize", cat(t.name, ": ", status.message()));
     in_bytes += t.n_bytes;
     out_bytes += writer.tensor_bytes(writer.tensor_count() - 1);
+  }
+  if (requantized != nullptr && !o.allow_requantize) {
+    const std::string more = n_requantized > 1 ? cat(" (", n_requantized - 1,
+                                                     " more weights to convert are quantized too)")
+                                               : "";
+    return fail("quantize", cat(o.input, ": tensor ", requantized->name, " is already ",
+                                tensor_type_name(requantized->type), more,
+                                "; quantizing again loses quality: quantize the F32/F16/BF16 "
+                                "original, or pass --allow-requantize"));
   }
   if (!o.quiet) {
     for (const std::string& note : chooser.notes()) {
@@ -207,10 +231,15 @@ int run_quantize(int argc, char** argv) {
   ArgParser args("quantize",
                  "Re-quantizes a GGUF model: every 2-D weight is converted to TYPE, or to "
                  "llama-quantize's mix for TYPE (e.g. Q4_K_M puts the output matrix and some "
-                 "attn_v/ffn_down in Q6_K); norms stay F32 and metadata is copied. Types: " +
+                 "attn_v/ffn_down in Q6_K); norms stay F32 and metadata is copied. Weights that "
+                 "are already quantized are converted only with --allow-requantize. Types: " +
                      synth::file_type_names() + ".");
   args.flag({"--pure"}, "every 2-D weight in TYPE (llama-quantize --pure)", &o.pure);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per core)", &o.threads);
+  args.flag({"--allow-requantize"},
+            "convert weights that are already quantized (refused without it: each quantization "
+            "loses quality, so quantize the F32/F16/BF16 original where there is one)",
+            &o.allow_requantize);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &o.threads);
   args.option({"--output-tensor-type"}, "TYPE", "type of output.weight", &o.output_tensor_type);
   args.option({"--token-embedding-type"}, "TYPE", "type of token_embd.weight",
               &o.token_embedding_type);
@@ -219,7 +248,7 @@ int run_quantize(int argc, char** argv) {
   args.positional("IN", "the model to read (GGUF)", &o.input);
   args.positional("OUT", "the GGUF file to write", &o.output);
   args.positional("TYPE", "the file type, e.g. Q4_0, Q4_K_M, IQ4_XS", &o.type);
-  args.positional("NTHREADS", "threads (llama-quantize's spelling of -t)", &o.threads_positional,
+  args.positional("NTHREADS", "threads, as -t (llama-quantize's spelling)", &o.threads_positional,
                   false);
   Status status = args.parse(argc, argv);
   if (!status.ok()) return fail("quantize", status.message());
@@ -229,13 +258,10 @@ int run_quantize(int argc, char** argv) {
   }
   if (!o.threads_positional.empty()) {
     auto n = parse_int(o.threads_positional);
-    if (!n || *n < 1 || *n > 4096) {
-      return fail("quantize",
-                  "NTHREADS must be a positive number, got '" + o.threads_positional + "'");
-    }
-    o.threads = static_cast<int>(*n);
+    auto threads = n ? resolve_threads(*n) : Expected<int>(n.error());
+    if (!threads) return fail("quantize", "NTHREADS: " + threads.error().message());
+    o.threads = *threads;
   }
-  if (o.threads < 0) return fail("quantize", "-t must be positive");
   return quantize_main(o);
 }
 

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "core/cpu_features.h"
 #include "core/timer.h"
 #include "spec/decoder.h"
 #include "spec/lookup_draft.h"
@@ -115,8 +116,11 @@ Expected<DraftModel> load_draft(const ModelFlags& target_flags, const LoadedMode
   auto tok = tokenizer::Tokenizer::from_gguf(out.model->file(), log);
   if (!tok) return tok.error().with_context(flags.model_path);
   out.tokenizer = std::make_shared<const tokenizer::Tokenizer>(std::move(tok).value());
-  const int threads = opt.draft_threads < 0 ? target_flags.threads : opt.draft_threads;
-  if (threads == target_flags.threads) {
+  // -t and -td were resolved when parsed (0: one per physical core); an absent -t is still 0.
+  const int target_threads =
+      target_flags.threads > 0 ? target_flags.threads : default_thread_count();
+  const int threads = opt.draft_threads < 0 ? target_threads : opt.draft_threads;
+  if (threads == target_threads) {
     out.backend = target.backend;
   } else {
     backend::BackendOptions backend_options;
@@ -143,7 +147,6 @@ Status speculate(ModelFlags& model_flags, SamplingFlags& sampling_flags, SpecOpt
     return invalid_argument("no draft given: -md FILE (a draft model) or --lookup N (n-grams)");
   }
   if (opt.lookup < 0) return invalid_argument("--lookup must not be negative");
-  if (opt.draft_threads < -1) return invalid_argument("-td must not be negative");
   if (!(opt.p_min >= 0.0f && opt.p_min <= 1.0f)) {
     return invalid_argument("--draft-p-min ", opt.p_min, " is outside [0, 1]");
   }
@@ -345,9 +348,9 @@ int run_speculative(int argc, char** argv) {
   add_model_flags(args, model_flags);
   args.option({"-md", "--model-draft"}, "FILE", "draft model (GGUF) with the target's vocabulary",
               &opt.draft_path);
-  args.option({"-td", "--threads-draft"}, "N",
-              "threads for the draft (default: as -t; then both share one thread pool)",
-              &opt.draft_threads);
+  args.threads({"-td", "--threads-draft"},
+               "threads for the draft (default: as -t; then both share one thread pool)",
+               &opt.draft_threads);
   args.option({"-cd", "--ctx-size-draft"}, "N", "draft context size (default: as -c)",
               &opt.draft_ctx);
   args.option({"-ctkd", "--cache-type-k-draft"}, "TYPE",

@@ -237,7 +237,6 @@ int synth_main(const Options& o) {
   const std::string output = !o.output.empty() ? o.output : "";
   if (output.empty()) return fail("synth", "give the output file (-o FILE or a last argument)");
   if (o.seed < 0) return fail("synth", "--seed must be 0 or more");
-  if (o.threads < 0) return fail("synth", "-t must be positive");
   const int threads = o.threads > 0 ? o.threads : default_thread_count();
 
   gguf::Writer writer;
@@ -364,7 +363,7 @@ int run_synth(int argc, char** argv) {
             &o.pure);
   args.option({"-o", "--output"}, "FILE", "the GGUF file to write", &o.output);
   args.option({"--seed"}, "N", "random seed (default 1)", &o.seed);
-  args.option({"-t", "--threads"}, "N", "threads (default: one per core)", &o.threads);
+  args.threads({"-t", "--threads"}, "threads (default 0)", &o.threads);
   args.option({"--vocab-from"}, "FILE",
               "copy every tokenizer.* key from this GGUF (the vocabulary size follows it)",
               &o.vocab_from);

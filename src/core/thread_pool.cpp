@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include <exception>
+
 #include "core/timer.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -22,8 +24,14 @@ inline void cpu_relax() {
 
 ThreadPool::ThreadPool(int n_threads, int spin_us)
     : n_threads_(n_threads < 1 ? 1 : n_threads), spin_ns_(static_cast<int64_t>(spin_us) * 1000) {
-  workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+  // std::thread reports a refused thread as std::system_error; library code must not throw, and
+  // fewer threads still do all the work. Workers read n_threads_ only once run() published it.
+  try {
+    workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+  } catch (const std::exception&) {
+    n_threads_ = static_cast<int>(workers_.size()) + 1;
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -17,7 +17,9 @@ namespace lathe {
 class ThreadPool {
  public:
   // n_threads counts the caller: a pool of 1 runs everything on the calling thread.
-  // spin_us is how long an idle thread polls before sleeping.
+  // spin_us is how long an idle thread polls before sleeping. Never throws: when the system
+  // refuses to start a thread (process or memory limits), the pool runs on the threads it got,
+  // and size() is less than n_threads.
   explicit ThreadPool(int n_threads, int spin_us = 200);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -45,7 +47,7 @@ class ThreadPool {
   void worker_main(int index);
   void wait_while_equal(const std::atomic<uint32_t>& word, uint32_t value) const;
 
-  const int n_threads_;
+  int n_threads_;  // set once in the constructor
   const int64_t spin_ns_;
   std::vector<std::thread> workers_;
   FunctionRef<void(int, int)> job_;

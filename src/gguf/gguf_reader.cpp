@@ -713,24 +713,29 @@ Status Parser::place_tensors(File& out) {
     t.data = base_ + data_offset + t.offset;
   }
 
-  // Tensors must not share bytes: writing one would change another. Sorted by start, any overlap
-  // shows up between neighbours. Empty tensors own no bytes and cannot overlap.
-  std::vector<const TensorInfo*> order;
-  order.reserve(out.tensors_.size());
+  // Tensors lie back to back in the order of their infos, each padded to the alignment: llama.cpp
+  // refuses any other layout. Overlapping tensors would change each other when one is written, and
+  // a gap or an empty tensor out of place means the infos do not describe the data section, so
+  // tools that rewrite the file (quantize) would write another malformed one.
+  uint64_t expected = 0;
+  const TensorInfo* previous = nullptr;  // the last one that owns bytes
   for (const auto& t : out.tensors_) {
-    if (t.n_bytes > 0) order.push_back(&t);
-  }
-  std::sort(order.begin(), order.end(),
-            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const TensorInfo& prev = *order[k - 1];
-    const TensorInfo& next = *order[k];
-    if (prev.offset + prev.n_bytes > next.offset) {
-      return format_error("tensors '", printable(prev.name), "' (data bytes ", prev.offset, " to ",
-                          prev.offset + prev.n_bytes, ") and '", printable(next.name),
-                          "' (data bytes ", next.offset, " to ", next.offset + next.n_bytes,
-                          ") overlap");
+    if (t.offset != expected) {
+      const std::string where = previous == nullptr
+                                    ? std::string("the start of the data section")
+                                    : cat("where '", printable(previous->name),
+                                          "' ends, padded to the alignment ", align);
+      return format_error("tensor '", printable(t.name), "' (", tensor_type_name(t.type), " ",
+                          t.shape_string(), ", ", t.n_bytes, " bytes) is at data offset ", t.offset,
+                          ", not at ", expected, ", ", where, ": ",
+                          t.n_bytes == 0        ? "the empty tensor is out of place"
+                          : t.offset < expected ? "it overlaps the tensors before it"
+                                                : "it leaves a gap",
+                          " (tensors lie back to back in the order of the tensor infos)");
     }
+    // Cannot overflow: the offset and size were checked against the file size above.
+    expected += (t.n_bytes + align - 1) / align * align;
+    if (t.n_bytes > 0) previous = &t;
   }
   return Status();
 }

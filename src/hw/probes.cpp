@@ -93,6 +93,9 @@ Expected<ReadProbeResult> measure_read_bandwidth(const ReadKernel& kernel, int t
 #endif
 
   ThreadPool pool(threads);
+  if (pool.size() != threads) {
+    return resource_exhausted("the system started only ", pool.size(), " of ", threads, " threads");
+  }
   // Whole pages per thread: a page is placed by the thread that touches it first.
   pool.run([&](int index, int n) {
     const auto [begin, end] = ThreadPool::chunk(static_cast<int64_t>(pages), index, n);
@@ -189,6 +192,9 @@ Expected<double> measure_peak(const PeakKernel& kernel, int threads, int repetit
       1, static_cast<int64_t>(static_cast<double>(iterations) * seconds / std::max(elapsed, 1e-9)));
 
   ThreadPool pool(threads);
+  if (pool.size() != threads) {
+    return resource_exhausted("the system started only ", pool.size(), " of ", threads, " threads");
+  }
   std::vector<Slot> slots(static_cast<size_t>(threads));
   auto timed_run = [&]() {
     const int64_t start = now_ns();

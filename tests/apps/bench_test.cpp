@@ -337,7 +337,7 @@ TEST(Bench, BadFlagsGiveOneClearLine) {
       {"-m " + model + " -ctk q5_1", "-ctk: "},
       {"-m " + model + " -r 0", "-r must be at least 1"},
       {"-m " + model + " -p 0 -n 0", "nothing to run"},
-      {"-m " + model + " -t 0", "-t 0 is out of range"},
+      {"-m " + model + " -t 2000", "-t: expected a thread count from 1 to 1024"},
       {"-m " + model + " -p x", "expected an integer, got 'x'"},
       {"-m " + model + " -pg 5", "expected PP,TG, got '5'"},
       {"-m " + model + " -fa maybe", "-fa: expected on, off or auto"},

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "gguf/gguf.h"
@@ -137,6 +139,44 @@ TEST(Quantize, TypeOverridesAndVerboseListing) {
   EXPECT_EQ(file->find_tensor("blk.0.ffn_up.weight")->type, TensorType::kQ4_0);
 }
 
+// As llama-quantize: converting weights that are already quantized loses quality again, so it
+// needs --allow-requantize; weights that keep their type are copied and need nothing.
+TEST(Quantize, RequantizingNeedsAllowRequantize) {
+  const std::string dir = testing::make_temp_dir("quantize");
+  ASSERT_EQ(
+      lathe("synth -q --dim 64 --layers 1 --heads 2 --ffn 128 --vocab 300 --pure --type Q8_0 " +
+            dir + "/q8.gguf")
+          .exit_code,
+      0);
+  const std::string in = dir + "/q8.gguf ";
+  for (const char* type : {"q4_0", "f16"}) {
+    SCOPED_TRACE(type);
+    const std::string out = dir + "/" + type + ".gguf";
+    const Outcome refused = lathe("quantize -q " + in + out + " " + type);
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_THAT(refused.output, HasSubstr("lathe quantize: " + dir + "/q8.gguf: tensor "));
+    EXPECT_THAT(refused.output, HasSubstr(" is already q8_0 ("));
+    EXPECT_THAT(refused.output, HasSubstr("more weights to convert are quantized too); "
+                                          "quantizing again loses quality: quantize the "
+                                          "F32/F16/BF16 original, or pass --allow-requantize"));
+    EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
+    EXPECT_FALSE(std::filesystem::exists(out));
+
+    const Outcome allowed = lathe("quantize -q --pure --allow-requantize " + in + out + " " + type);
+    ASSERT_EQ(allowed.exit_code, 0) << allowed.output;
+    auto file = gguf::File::open(out);
+    ASSERT_TRUE(file.has_value()) << file.error().message();
+    const TensorType want = *parse_tensor_type(type);
+    EXPECT_EQ(file->find_tensor("blk.0.attn_q.weight")->type, want);
+    EXPECT_EQ(file->find_tensor("blk.0.ffn_down.weight")->type, want);
+    EXPECT_EQ(file->find_tensor("blk.0.attn_norm.weight")->type, TensorType::kF32);
+  }
+  // Nothing is converted: every weight keeps its q8_0 and is copied.
+  const Outcome same = lathe("quantize -q --pure " + in + dir + "/same.gguf q8_0");
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  expect_same_tensors(dir + "/same.gguf", dir + "/q8.gguf");
+}
+
 TEST(Quantize, BadInputGivesOneClearLine) {
   const std::string dir = testing::make_temp_dir("quantize");
   ASSERT_EQ(
@@ -152,7 +192,8 @@ TEST(Quantize, BadInputGivesOneClearLine) {
       {in + dir + "/o.gguf Q5_K", "unknown type 'Q5_K'"},
       {dir + "/missing.gguf " + dir + "/o.gguf Q4_0", "missing.gguf"},
       {in + dir + "/in.gguf Q4_0", "the output would overwrite the input"},
-      {in + dir + "/o.gguf Q4_0 zero", "NTHREADS must be a positive number"},
+      {in + dir + "/o.gguf Q4_0 zero", "NTHREADS: expected an integer, got 'zero'"},
+      {in + dir + "/o.gguf Q4_0 5000", "NTHREADS: expected a thread count from 1 to 1024"},
       {in, "missing OUT"},
       {"--output-tensor-type q5_0 " + in + dir + "/o.gguf Q4_0", "lathe cannot write q5_0"},
       {"--frobnicate " + in + dir + "/o.gguf Q4_0", "unknown flag '--frobnicate'"},

@@ -1,11 +1,18 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 namespace lathe {
 namespace {
@@ -70,6 +77,40 @@ TEST(ThreadPool, SumsInParallel) {
   });
   EXPECT_EQ(partial[0] + partial[1] + partial[2], int64_t{99999} * 100000 / 2);
 }
+
+#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+// Caps the address space just above what the process uses, so that the stacks of most of the
+// threads asked for cannot be mapped, makes a pool, and exits 0 when the pool runs a job on the
+// threads it got.
+[[noreturn]] void run_pool_with_capped_memory() {
+  long pages = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  if (pages <= 0) std::_Exit(2);
+  const rlim_t used = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE));
+  const rlimit cap{used + (rlim_t{64} << 20), used + (rlim_t{64} << 20)};
+  if (setrlimit(RLIMIT_AS, &cap) != 0) std::_Exit(3);
+  constexpr int kAsked = 512;  // 512 stacks of at least 2 MiB each: far beyond 64 MiB
+  ThreadPool pool(kAsked);
+  if (pool.size() < 1 || pool.size() >= kAsked) std::_Exit(4);
+  std::atomic<int> calls{0};
+  std::atomic<int> index_sum{0};
+  pool.run([&](int ith, int nth) {
+    if (nth == pool.size()) calls.fetch_add(1);
+    index_sum.fetch_add(ith);
+  });
+  const int n = pool.size();
+  std::_Exit(calls.load() == n && index_sum.load() == n * (n - 1) / 2 ? 0 : 5);
+}
+
+// When the system refuses threads, the pool must not throw out of its constructor (that would
+// abort the child here) but run on the threads it got.
+TEST(ThreadPool, RunsOnTheThreadsItGotWhenTheSystemRefusesMore) {
+  EXPECT_EXIT(run_pool_with_capped_memory(), ::testing::ExitedWithCode(0), "");
+}
+#endif
 
 TEST(CpuFeatures, ImpliedFeaturesAreConsistent) {
   CpuFeatures f = CpuFeatures::detect();

@@ -283,20 +283,97 @@ TEST(GgufHostile, OverlappingTensors) {
   const auto same = with_tensors(
       [](Bytes& b) {
         b.tensor("a", {16}, kF32, 0);
-        b.tensor("b", {8}, kF32, 32);
+        b.tensor("b", {8}, kF32, 64);
         b.tensor("c", {8}, kF32, 0);
       },
       3, 128);
   EXPECT_EQ(parse_error(same),
-            "<memory>: tensors 'a' (data bytes 0 to 64) and 'c' (data bytes 0 to 32) overlap");
-  // Empty tensors own no bytes, so they may sit anywhere.
-  const auto empty = with_tensors(
+            "<memory>: tensor 'c' (f32 [8], 32 bytes) is at data offset 0, not at 96, where 'b' "
+            "ends, padded to the alignment 32: it overlaps the tensors before it (tensors lie back "
+            "to back in the order of the tensor infos)");
+  const auto partly = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {16}, kF32, 0);
+        b.tensor("b", {8}, kF32, 32);
+      },
+      2, 96);
+  EXPECT_THAT(parse_error(partly),
+              HasSubstr("tensor 'b' (f32 [8], 32 bytes) is at data offset 32, not at 64, where "
+                        "'a' ends, padded to the alignment 32: it overlaps"));
+}
+
+TEST(GgufHostile, GapsBetweenTensors) {
+  const auto gap = with_tensors(
       [](Bytes& b) {
         b.tensor("a", {8}, kF32, 0);
-        b.tensor("e", {0}, kF32, 0);
+        b.tensor("b", {8}, kF32, 64);
       },
-      2, 32);
-  EXPECT_TRUE(parse(empty)) << parse(empty).error().message();
+      2, 96);
+  EXPECT_THAT(parse_error(gap),
+              HasSubstr("tensor 'b' (f32 [8], 32 bytes) is at data offset 64, not at 32, where "
+                        "'a' ends, padded to the alignment 32: it leaves a gap"));
+  const auto late_start = with_tensors([](Bytes& b) { b.tensor("a", {8}, kF32, 32); }, 1, 64);
+  EXPECT_THAT(parse_error(late_start),
+              HasSubstr("tensor 'a' (f32 [8], 32 bytes) is at data offset 32, not at 0, the start "
+                        "of the data section: it leaves a gap"));
+  // Each tensor owns whole alignment units, but not more; and the file order is the data order,
+  // as llama.cpp reads it, even where the tensors would tile the data section in another order.
+  const auto padded = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {3}, kF32, 0);
+        b.tensor("b", {8}, kF32, 32);
+      },
+      2, 64);
+  EXPECT_TRUE(parse(padded)) << parse(padded).error().message();
+  const auto swapped = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {8}, kF32, 32);
+        b.tensor("b", {8}, kF32, 0);
+      },
+      2, 64);
+  EXPECT_THAT(parse_error(swapped), HasSubstr("tensor 'a' (f32 [8], 32 bytes) is at data offset "
+                                              "32, not at 0"));
+}
+
+TEST(GgufHostile, EmptyTensorsSitWhereThePreviousTensorEnds) {
+  // An empty tensor owns no bytes, but its offset must still follow the tensors before it, or
+  // the infos do not describe the data: llama.cpp refuses such a file.
+  const auto out_of_place = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {8}, kF32, 0);
+        b.tensor("e", {4, 0}, kF32, 0);
+        b.tensor("b", {8}, kF32, 32);
+      },
+      3, 64);
+  EXPECT_EQ(parse_error(out_of_place),
+            "<memory>: tensor 'e' (f32 [4, 0], 0 bytes) is at data offset 0, not at 32, where "
+            "'a' ends, padded to the alignment 32: the empty tensor is out of place (tensors lie "
+            "back to back in the order of the tensor infos)");
+  // The tensor after it is then checked against the empty tensor's claim too.
+  const auto pushed = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {8}, kF32, 0);
+        b.tensor("e", {0}, kF32, 32);
+        b.tensor("b", {8}, kF32, 64);
+      },
+      3, 96);
+  EXPECT_THAT(parse_error(pushed),
+              HasSubstr("tensor 'b' (f32 [8], 32 bytes) is at data offset 64, not at 32"));
+  // Where the offsets follow, a zero dimension is accepted, as llama.cpp accepts it.
+  const auto in_place = with_tensors(
+      [](Bytes& b) {
+        b.tensor("a", {8}, kF32, 0);
+        b.tensor("e", {4, 0}, kF32, 32);
+        b.tensor("b", {8}, kF32, 32);
+        b.tensor("z", {0}, kQ4_0, 64);
+      },
+      4, 64);
+  auto file = parse(in_place);
+  ASSERT_TRUE(file) << file.error().message();
+  EXPECT_EQ(file->find_tensor("e")->n_bytes, 0u);
+  EXPECT_EQ(file->find_tensor("e")->n_elements, 0u);
+  EXPECT_EQ(file->find_tensor("b")->offset, 32u);
+  EXPECT_EQ(file->find_tensor("z")->n_bytes, 0u);
 }
 
 TEST(GgufHostile, DuplicateTensorNames) {
