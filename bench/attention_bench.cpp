@@ -4,8 +4,8 @@
 //    Llama-3.2-1B-shaped model (32 query heads, 8 KV heads, head 64) over N cached cells, through
 //    CpuBackend::attention with T threads. The layers rotate through enough copies of the cache to
 //    exceed the last-level cache, so K and V stream from DRAM as in generation; "GB/s" is K and V
-//    bytes read per second. Its floor is the read bandwidth (docs/BENCHMARKS.md, "Attention and
-//    elementwise ops").
+//    bytes read per second. Its floor is the read bandwidth (docs/PERFORMANCE.md,
+//    "Micro-benchmarks").
 //  - prompt/<kv>/<fa|plain>/pp512/<level>/t<T>: the attention of a 512-token prompt (causal, one
 //    layer), "GFLOPS" counting q·k and p·v multiply-adds as 2 ops each.
 //  - exp, swiglu, rms_norm, rope, add: one thread over rows of a 512-token batch; "GB/s" counts
